@@ -1,0 +1,51 @@
+"""Addresses as 16-byte keys, so that IPv4 and IPv6 share one indexed column on every database.
+
+An IPv4 address is stored IPv4-mapped (``::ffff:a.b.c.d``) and its prefix length shifted by 96.
+A prefix is stored as its network address plus length; looking up an address then means asking
+for the address masked to each prefix length in use, an exact match the index answers directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_V4_MAPPED = 0xFFFF << 32
+_ALL_ONES = (1 << 128) - 1
+
+
+def normalise_ip(text: str) -> str:
+    """The canonical text of an address (``2001:db8::1``, ``192.0.2.1``); raises ValueError."""
+    return str(ipaddress.ip_address(text.strip()))
+
+
+def _as_int128(ip: IPAddress) -> int:
+    return _V4_MAPPED | int(ip) if ip.version == 4 else int(ip)
+
+
+def address_key(text: str | IPAddress) -> bytes:
+    """The 16-byte key of one address."""
+    ip = ipaddress.ip_address(text) if isinstance(text, str) else text
+    return _as_int128(ip).to_bytes(16, "big")
+
+
+def network_key(network: IPNetwork) -> tuple[bytes, int]:
+    """The key of a prefix: its network address and its length in the 128-bit space."""
+    length = network.prefixlen + (96 if network.version == 4 else 0)
+    return address_key(network.network_address), length
+
+
+def masked_keys(text: str, lengths: Iterable[int]) -> dict[int, bytes]:
+    """The address masked to each prefix length (in the 128-bit space) that could contain it."""
+    ip = ipaddress.ip_address(text)
+    value = _as_int128(ip)
+    floor = 96 if ip.version == 4 else 0
+    keys = {}
+    for length in lengths:
+        if floor <= length <= 128:
+            mask = (_ALL_ONES << (128 - length)) & _ALL_ONES
+            keys[length] = (value & mask).to_bytes(16, "big")
+    return keys

@@ -1,0 +1,384 @@
+"""The ``trustdesk`` command: maps arguments to services, owns the transactions and the clock.
+
+Every command that touches the database brings the schema up to date first, so a fresh
+checkout works with no separate migration step. ``--now`` fixes the clock for replaying a
+scenario; without it, the wall clock is read here and only here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustdesk import db
+from trustdesk.attribution.importing import KINDS, import_lines
+from trustdesk.attribution.service import Attributor
+from trustdesk.intake import service as intake
+from trustdesk.intake.models import Complaint, Document
+from trustdesk.privacy.models import AuditEntry
+from trustdesk.privacy.service import record_access, verify_chain
+from trustdesk.settings import ConfigError, Settings, load_settings
+from trustdesk.timeutil import iso_jst, parse_instant
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="trustdesk: abuse desk back office for an internet provider.")
+intake_app = typer.Typer(no_args_is_help=True, help="Complaint documents kept by intake.")
+complaints_app = typer.Typer(no_args_is_help=True, help="Stored complaints.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of personal-data access.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demonstration data.")
+app.add_typer(intake_app, name="intake")
+app.add_typer(complaints_app, name="complaints")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(demo_app, name="demo")
+
+err = Console(stderr=True)
+out = Console()
+LARGE_FILE = 1 << 20
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    now_override: datetime | None
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = db.make_engine(self.settings.database_url)
+            if not db.schema_is_current(self._engine):
+                db.upgrade(self._engine)
+        return self._engine
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        return db.session_factory(self.engine)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def now(self) -> datetime:
+        return self.now_override or datetime.now(UTC)
+
+
+def _runtime(ctx: typer.Context) -> Runtime:
+    runtime = ctx.find_root().obj
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", envvar="TRUSTDESK_CONFIG", help="trustdesk.toml to read")] = None,
+    now: Annotated[str | None, typer.Option(
+        "--now", help="Fix the clock (ISO 8601 with offset) to replay a scenario")] = None,
+) -> None:
+    try:
+        settings = load_settings(config)
+        fixed = parse_instant(now) if now else None
+    except (ConfigError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    runtime = Runtime(settings, fixed)
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+# -- registry ----------------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}")],
+    files: Annotated[list[Path], typer.Argument(help="Files to import", exists=True,
+                                                dir_okay=False, readable=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file")] = False,
+) -> None:
+    """Load subscribers, static assignments, hosted sites, RADIUS detail or CGNAT logs.
+
+    Idempotent: importing a file again changes nothing. Bad rows are reported as FILE:LINE with
+    the reason; the good rows are kept.
+    """
+    if kind not in KINDS:
+        raise _fail(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
+    runtime = _runtime(ctx)
+    rejected = 0
+    for path in files:
+        with db.unit_of_work(runtime.factory) as session:
+            report = import_lines(session, kind, _read_lines(path), str(path))
+        rejected += len(report.errors)
+        if as_json:
+            _emit(report.as_json())
+        else:
+            for error in report.errors:
+                err.print(f"[yellow]rejected[/yellow] {error}", highlight=False)
+            out.print(f"{path}: {report.added} added, {report.updated} updated, "
+                      f"{report.unchanged} unchanged, {len(report.errors)} rejected",
+                      highlight=False)
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _read_lines(path: Path) -> Iterator[str]:
+    """The file's lines, with a progress bar on stderr for large files."""
+    size = path.stat().st_size
+    show = size >= LARGE_FILE and err.is_terminal
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle, Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err, transient=True, disable=not show,
+    ) as progress:
+        task = progress.add_task(path.name, total=size)
+        for line in handle:
+            progress.advance(task, len(line))
+            yield line
+
+
+# -- attribution -------------------------------------------------------------------------------
+
+
+@app.command()
+def attribute(
+    ctx: typer.Context,
+    ip: Annotated[str, typer.Argument(help="The address the complaint names")],
+    at: Annotated[str, typer.Option("--at", help="When, ISO 8601 with offset")],
+    port: Annotated[int | None, typer.Option("--port", help="Source port (CGNAT)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail)")] =
+        "operator lookup",
+) -> None:
+    """Who held this address (and port) at that instant, with the evidence."""
+    runtime = _runtime(ctx)
+    try:
+        moment = parse_instant(at)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            attributor = Attributor(session, runtime.settings.provider, timedelta(
+                seconds=runtime.settings.attribution.clock_skew_seconds))
+            answer = attributor.attribute_ip(ip, port, moment)
+            record_access(session, actor=_actor(), action="attribute", subject=answer.ip or ip,
+                          now=runtime.now(), reason=reason,
+                          detail={"port": port, "at": iso_jst(moment)})
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        _emit(answer.as_json())
+        return
+    holder = answer.subscriber_id or "nobody named"
+    out.print(f"{answer.ip}{f':{port}' if port is not None else ''} at {iso_jst(moment)}: "
+              f"{holder} — {answer.reason}", highlight=False)
+    if answer.candidates:
+        out.print(f"candidates: {', '.join(answer.candidates)}", highlight=False)
+    for item in answer.evidence:
+        out.print(f"  evidence: {json.dumps(item, ensure_ascii=False)}", highlight=False)
+
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    files: Annotated[list[str], typer.Argument(help="Complaint documents; - reads stdin")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per complaint")] = False,
+) -> None:
+    """Store, parse and attribute complaint documents (mail, ARF, X-ARF, CSV, JSON forms).
+
+    A document that cannot be parsed is kept for an operator and the batch goes on; the exit
+    status is 1 if any failed.
+    """
+    runtime = _runtime(ctx)
+    failed = False
+    for name in files:
+        try:
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        except OSError as exc:
+            failed = True
+            _report_outcome(intake.Outcome(name, error=f"cannot read: {exc.strerror}"), as_json)
+            continue
+        for outcome in intake.ingest(runtime.factory, runtime.settings, data,
+                                     None if name == "-" else name, runtime.now(), _actor()):
+            failed |= outcome.error is not None
+            _report_outcome(outcome, as_json)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _report_outcome(outcome: intake.Outcome, as_json: bool) -> None:
+    if as_json:
+        _emit(outcome.as_json())
+    elif outcome.error:
+        err.print(f"[red]failed[/red] {outcome.document}: {outcome.error}", highlight=False)
+    else:
+        _print_complaint(outcome.as_json())
+
+
+def _print_complaint(line: dict[str, Any]) -> None:
+    target = line["source_ip"] or line["domain"] or "?"
+    holder = line["subscriber_id"] or ("not ours" if not line["in_network"] else "unattributed")
+    dup = " (duplicate)" if line.get("duplicate") else ""
+    out.print(f"#{line['complaint_id']}{dup} {line['kind']}/{line['category']} {target} "
+              f"at {line['observed_at']} → {holder}: {line['attribution']}", highlight=False)
+
+
+@intake_app.command("retry")
+def intake_retry(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Also retry failed documents")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Finish documents that were stored but not recorded (after a crash), or retry failures."""
+    runtime = _runtime(ctx)
+    outcomes = intake.retry_pending(runtime.factory, runtime.settings, runtime.now(), _actor(),
+                                    include_failed=failed)
+    for outcome in outcomes:
+        _report_outcome(outcome, as_json)
+    if any(o.error for o in outcomes):
+        raise typer.Exit(1)
+
+
+@intake_app.command("failures")
+def intake_failures(ctx: typer.Context,
+                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Documents that could not be parsed, kept for an operator to look at."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        rows = session.execute(select(Document.id, Document.filename, Document.received_at,
+                                      Document.error).where(Document.status == "failed")
+                               .order_by(Document.id)).all()
+    for row in rows:
+        line = {"document_id": row.id, "file": row.filename,
+                "received_at": iso_jst(row.received_at), "error": row.error}
+        if as_json:
+            _emit(line)
+        else:
+            out.print(f"{row.id}\t{row.filename}\t{line['received_at']}\t{row.error}",
+                      highlight=False)
+
+
+@complaints_app.command("list")
+def complaints_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Newest N")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The newest complaints (without the complainant's identity)."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        rows = session.scalars(select(Complaint).order_by(Complaint.id.desc()).limit(limit)).all()
+        lines = [intake.Outcome(f"document {c.document_id}", c).as_json() for c in rows]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            _print_complaint(line)
+
+
+@complaints_app.command("show")
+def complaints_show(
+    ctx: typer.Context,
+    complaint_id: Annotated[int, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail)")] =
+        "operator review",
+) -> None:
+    """One complaint with its evidence, attribution and the complainant (audited)."""
+    runtime = _runtime(ctx)
+    with db.unit_of_work(runtime.factory) as session:
+        complaint = session.get(Complaint, complaint_id)
+        if complaint is None:
+            raise _fail(f"no complaint {complaint_id}", 1)
+        line = intake.Outcome(f"document {complaint.document_id}", complaint).as_json()
+        who = complaint.complainant
+        line |= {
+            "evidence": complaint.evidence, "details": complaint.details,
+            "attribution_evidence": complaint.attribution.get("evidence", []),
+            "complainant": None if who is None else {
+                "name": who.name, "email": who.email, "organisation": who.organisation,
+                "postal_address": who.postal_address, "phone": who.phone,
+                "message_id": who.message_id,
+                "consents_to_disclosure": who.consents_to_disclosure},
+        }
+        record_access(session, actor=_actor(), action="view-complaint",
+                      subject=f"complaint {complaint_id}", now=runtime.now(), reason=reason)
+    if as_json:
+        _emit(line)
+        return
+    _print_complaint(line)
+    out.print(json.dumps({k: line[k] for k in ("complainant", "details", "attribution_evidence")},
+                         ensure_ascii=False, indent=2), highlight=False)
+    out.print(line["evidence"], markup=False, highlight=False)
+
+
+# -- schema, audit, demo -------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply database migrations (every command also does this on start)."""
+    runtime = _runtime(ctx)
+    db.upgrade(runtime.engine)
+    out.print("schema is current")
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Check the audit trail's hash chain; exit 1 at the first entry that does not follow."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        broken = verify_chain(session)
+        count = session.scalar(select(func.count()).select_from(AuditEntry))
+    if broken is not None:
+        raise _fail(f"audit trail broken at entry {broken}", 1)
+    out.print(f"audit trail intact ({count} entries)")
+
+
+DEMO = Path(__file__).parent / "demo"
+
+
+@demo_app.command("load")
+def demo_load(ctx: typer.Context) -> None:
+    """Load the Example Net registry and complaints shipped with trustdesk."""
+    runtime = _runtime(ctx)
+    for kind in ("subscribers", "assignments", "sites", "radius", "cgnat"):
+        path = next(DEMO.glob(f"{kind}.*"))
+        with db.unit_of_work(runtime.factory) as session:
+            report = import_lines(session, kind, _read_lines(path), path.name)
+        out.print(f"{path.name}: {report.added} added, {report.unchanged} unchanged")
+    for path in sorted((DEMO / "complaints").iterdir()):
+        for outcome in intake.ingest(runtime.factory, runtime.settings, path.read_bytes(),
+                                     path.name, runtime.now(), _actor()):
+            _report_outcome(outcome, as_json=False)
+
+
+def main() -> None:
+    app()

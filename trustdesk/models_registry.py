@@ -1,0 +1,9 @@
+"""Imports every domain's models so that ``Base.metadata`` knows all tables (for Alembic)."""
+
+from __future__ import annotations
+
+
+def load_all() -> None:
+    from trustdesk.attribution import models as _attribution  # noqa: F401
+    from trustdesk.intake import models as _intake  # noqa: F401
+    from trustdesk.privacy import models as _privacy  # noqa: F401

@@ -1,0 +1,123 @@
+"""Settings: one class per section of ``trustdesk.toml``, overridable by ``TRUSTDESK_*`` variables.
+
+The file is named by ``--config`` or ``TRUSTDESK_CONFIG``; the database by ``TRUSTDESK_DATABASE_URL``
+(default: an embedded SQLite file ``./trustdesk.db``). Environment variables win over the file so
+that one file can serve several deployments (``TRUSTDESK_PROVIDER__NAME=...``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ProviderSettings(BaseModel):
+    """Who we are: the provider whose customers the complaints are about."""
+
+    name: str = Field("Example Net", description="Provider name used in notices and the console")
+    abuse_mailbox: str = Field("abuse@example.net", description="Address complaints are sent to")
+    networks: list[IPNetwork] = Field(
+        default_factory=list,
+        description="Address space the provider announces; complaints about other addresses are "
+        "answered as not ours (SPEC §2, seed 000)",
+    )
+    trusted_relays: list[str] = Field(
+        default_factory=list,
+        description="Our own outbound smarthosts: a Received hop they recorded is believed, so the "
+        "origin is the customer behind them (issue 2, Received walk)",
+    )
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [ipaddress.ip_network(str(item), strict=True) for item in value]
+        return value
+
+    @field_validator("trusted_relays")
+    @classmethod
+    def _normalise_relays(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_address(item.strip())) for item in value]
+
+    def owns(self, address: str) -> bool:
+        """Whether ``address`` lies in the provider's announced networks."""
+        ip = ipaddress.ip_address(address)
+        return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+class AttributionSettings(BaseModel):
+    clock_skew_seconds: int = Field(
+        0,
+        ge=0,
+        le=3600,
+        description="How far a complaint's timestamp may be off the true time. Every subscriber "
+        "who held the address within this margin becomes a candidate, and a subscriber is named "
+        "only when no other could have held it.",
+    )
+
+
+class IntakeSettings(BaseModel):
+    max_document_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest complaint document accepted, in bytes"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = Field(
+        "sqlite:///./trustdesk.db", description="SQLAlchemy URL; PostgreSQL in production"
+    )
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)  # type: ignore[arg-type]
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)  # type: ignore[arg-type]
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)  # type: ignore[arg-type]
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, url: str) -> str:
+        """Plain ``postgresql://`` URLs use psycopg 3, the driver trustdesk ships with."""
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first, then what the config file gave as init arguments.
+        return (env_settings, init_settings)
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be read or is invalid."""
+
+
+def load_settings(config_path: str | Path | None = None) -> Settings:
+    """Read ``config_path`` (or ``$TRUSTDESK_CONFIG``) if any, then the environment."""
+    path = config_path or os.environ.get("TRUSTDESK_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
+    try:
+        return Settings(**data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration {path or '(defaults)'}: {exc}") from exc

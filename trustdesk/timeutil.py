@@ -1,0 +1,51 @@
+"""Instants in trustdesk: always timezone-aware, stored in UTC, shown in JST.
+
+Evidence timestamps decide which subscriber is notified, so a time without an offset is an
+error, never a guess (issue 2: "Times without an offset are rejected, never guessed").
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+class NaiveTimeError(ValueError):
+    """A time was given without a UTC offset."""
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse ISO 8601 with an offset (``Z`` allowed); refuse a time without one."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time: {text!r}") from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise NaiveTimeError(
+            f"time {text!r} has no UTC offset; write it as e.g. 2026-10-20T09:30:00+09:00"
+        )
+    return parsed
+
+
+def require_aware(moment: datetime) -> datetime:
+    """Return ``moment`` unchanged, or raise if it carries no offset."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise NaiveTimeError(f"time {moment.isoformat()} has no UTC offset")
+    return moment
+
+
+def to_utc(moment: datetime) -> datetime:
+    return require_aware(moment).astimezone(UTC)
+
+
+def to_jst(moment: datetime) -> datetime:
+    return require_aware(moment).astimezone(JST)
+
+
+def iso_jst(moment: datetime | None) -> str | None:
+    """The form scripts receive: ISO 8601 in JST with its offset, e.g. 2026-10-20T09:30:07+09:00."""
+    return None if moment is None else to_jst(moment).isoformat()
