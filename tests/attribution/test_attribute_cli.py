@@ -125,3 +125,21 @@ def test_every_lookup_is_in_the_audit_trail(cli: Run) -> None:
     result = cli("audit", "verify")
     assert result.exit_code == 0, result.output
     assert "2 entries" in result.stdout
+
+
+def test_unknown_subscriber_is_rejected_with_its_line(cli: Run, tmp_path: Any) -> None:
+    cli("import", "subscribers", str(EXAMPLENET / "subscribers.csv"))
+    rows = tmp_path / "assignments.csv"
+    rows.write_text(
+        "subscriber_id,prefix,valid_from,valid_to\n"
+        "C2001,198.51.100.62/32,2026-01-01T00:00:00+09:00,\n"
+        "\n"
+        "C9999,198.51.100.63/32,2026-01-01T00:00:00+09:00,\n"
+        "C2001,198.51.100.64/31,2026-01-01T00:00:00,\n",
+        encoding="utf-8",
+    )
+    result = cli("import", "assignments", str(rows))
+    assert result.exit_code == 1
+    assert f"{rows}:4: unknown subscriber C9999" in result.stderr
+    assert f"{rows}:5:" in result.stderr
+    assert "1 added" in result.stdout and "2 rejected" in result.stdout

@@ -84,6 +84,7 @@ def test_assignments_fixture_converts_times_to_utc() -> None:
     assert rows[0].valid_from == datetime(2025, 12, 31, 15, 0, tzinfo=UTC)
     assert rows[0].valid_from.utcoffset() is not None
     assert all(row.valid_to is None for row in rows)
+    assert [row.line for row in rows] == [2, 3, 4]
 
 
 def test_sites_fixture() -> None:
@@ -95,6 +96,7 @@ def test_sites_fixture() -> None:
             server_ip="203.0.113.40",
             valid_from=datetime(2024, 2, 29, 15, 0, tzinfo=UTC),
             valid_to=None,
+            line=2,
         )
     ]
 

@@ -57,7 +57,9 @@ def japanese_spam(charset: str | None, codec: str, cte: str, encoding: str = "B"
     return msg.as_bytes()
 
 
-def complaint(*attachments: bytes, text: str = "Please stop this spam.", headers: str = "") -> bytes:
+def complaint(
+    *attachments: bytes, text: str = "Please stop this spam.", headers: str = ""
+) -> bytes:
     """A complaint mail from a person, with the given spams attached as message/rfc822."""
     parts = [
         b'--b1\nContent-Type: text/plain; charset="utf-8"\n\n' + text.encode() + b"\n",
@@ -133,8 +135,12 @@ def test_undecodable_bytes_are_replaced_not_raised() -> None:
     [
         (encoded_word("今だけ特価", "ISO-2022-JP", "iso2022_jp"), "今だけ特価"),
         (encoded_word("今だけ特価", "shift_jis", "cp932", "Q"), "今だけ特価"),
-        (encoded_word("今だけ", "euc-jp", "euc_jp") + " " + encoded_word("特価", "utf-8", "utf-8"),
-         "今だけ特価"),
+        (
+            encoded_word("今だけ", "euc-jp", "euc_jp")
+            + " "
+            + encoded_word("特価", "utf-8", "utf-8"),
+            "今だけ特価",
+        ),
         ("Re: " + encoded_word("特価", "utf-8", "utf-8") + " now", "Re: 特価 now"),
         # one UTF-8 character split across two words, as some mailers do
         ("=?utf-8?B?5LuK44Gg?= =?utf-8?B?44GR?=", "今だけ"),
@@ -149,7 +155,10 @@ def test_encoded_words_are_decoded(value: str, text: str) -> None:
 
 def test_raw_8bit_and_jis_header_values_are_decoded() -> None:
     msg = mail.parse_mail(
-        b"Subject: " + "今だけ特価".encode("cp932") + b"\nX-Jis: " + "迷惑".encode("iso2022_jp")
+        b"Subject: "
+        + "今だけ特価".encode("cp932")
+        + b"\nX-Jis: "
+        + "迷惑".encode("iso2022_jp")
         + b"\n\nbody\n"
     )
     assert mail.header(msg, "Subject") == "今だけ特価"
@@ -220,7 +229,11 @@ def test_host_of_url(url: str, host: str | None) -> None:
 
 def test_static_direct_fixture() -> None:
     [report] = parse((COMPLAINTS / "static_direct.eml").read_bytes())
-    assert (report.kind, report.category, report.source_format) == ("spam", "spam", "forwarded-mail")
+    assert (report.kind, report.category, report.source_format) == (
+        "spam",
+        "spam",
+        "forwarded-mail",
+    )
     assert report.source_ip == "198.51.100.61" and report.source_port is None
     assert report.observed_at == datetime(2026, 10, 20, 11, 20, 4, tzinfo=JST)
     assert report.fingerprint == ("mail", "fwd-h1@recipient.example", "0")
@@ -276,8 +289,13 @@ def test_undeclared_8bit_shift_jis_spam_is_read() -> None:
 
 def test_two_attached_spams_are_two_reports() -> None:
     second = japanese_spam("utf-8", "utf-8", "8bit").replace(b"198.51.100.77", b"198.51.100.78")
-    reports = parse(complaint(japanese_spam("utf-8", "utf-8", "8bit"), second,
-                              headers="Message-ID: <two@user.example>\n"))
+    reports = parse(
+        complaint(
+            japanese_spam("utf-8", "utf-8", "8bit"),
+            second,
+            headers="Message-ID: <two@user.example>\n",
+        )
+    )
     assert [r.source_ip for r in reports] == ["198.51.100.77", "198.51.100.78"]
     assert [r.fingerprint for r in reports] == [
         ("mail", "two@user.example", "0"),

@@ -139,11 +139,10 @@ def _import_subscribers(session: Session, lines: Iterable[str], report: ImportRe
 def _import_assignments(session: Session, lines: Iterable[str], report: ImportReport) -> None:
     known = _known_subscribers(session)
     parsed = registry_csv.parse_assignments(lines, report.source)
-    line_of = _line_counter()
     for row in _good_rows(parsed, report):
         if row.subscriber_id not in known:
             report.errors.append(
-                RowError(report.source, line_of(row), f"unknown subscriber {row.subscriber_id}")
+                RowError(report.source, row.line, f"unknown subscriber {row.subscriber_id}")
             )
             continue
         _upsert_assignment(session, row, report)
@@ -179,11 +178,10 @@ def _upsert_assignment(session: Session, row: AssignmentRow, report: ImportRepor
 def _import_sites(session: Session, lines: Iterable[str], report: ImportReport) -> None:
     known = _known_subscribers(session)
     parsed = registry_csv.parse_sites(lines, report.source)
-    line_of = _line_counter()
     for row in _good_rows(parsed, report):
         if row.subscriber_id not in known:
             report.errors.append(
-                RowError(report.source, line_of(row), f"unknown subscriber {row.subscriber_id}")
+                RowError(report.source, row.line, f"unknown subscriber {row.subscriber_id}")
             )
             continue
         _upsert_site(session, row, report)
@@ -209,17 +207,6 @@ def _upsert_site(session: Session, row: SiteRow, report: ImportReport) -> None:
         report.count("added")
     else:
         report.count("updated" if _apply(current, values) else "unchanged")
-
-
-def _line_counter() -> Callable[[Any], int]:
-    """CSV rows carry no line number; count data rows (header is line 1) for messages."""
-    state = {"line": 1}
-
-    def next_line(_row: Any) -> int:
-        state["line"] += 1
-        return state["line"]
-
-    return next_line
 
 
 # -- RADIUS accounting -----------------------------------------------------------------------

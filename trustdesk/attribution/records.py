@@ -63,6 +63,7 @@ class AssignmentRow:
     prefix: ipaddress.IPv4Network | ipaddress.IPv6Network
     valid_from: datetime
     valid_to: datetime | None = None
+    line: int = 0  # where the row starts, for messages about it
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class SiteRow:
     server_ip: str
     valid_from: datetime
     valid_to: datetime | None = None
+    line: int = 0  # where the row starts, for messages about it
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import csv
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TypeVar, cast
 
@@ -35,6 +35,7 @@ from trustdesk.attribution.records import (
 from trustdesk.timeutil import parse_instant, to_utc
 
 T = TypeVar("T")
+_Dated = TypeVar("_Dated", AssignmentRow, SiteRow)
 Fields = dict[str, str | None]
 
 _HEADER_LINE = 1
@@ -105,12 +106,12 @@ def parse_assignments(
     lines: Iterable[str] | str, source: str
 ) -> Iterator[AssignmentRow | RowError]:
     """Static addresses and prefixes from ``assignments.csv``."""
-    return _without_lines(_parse(lines, source, _ASSIGNMENTS, _assignment))
+    return _with_lines(_parse(lines, source, _ASSIGNMENTS, _assignment))
 
 
 def parse_sites(lines: Iterable[str] | str, source: str) -> Iterator[SiteRow | RowError]:
     """Hosted domains from ``sites.csv``."""
-    return _without_lines(_parse(lines, source, _SITES, _site))
+    return _with_lines(_parse(lines, source, _SITES, _site))
 
 
 # --- rows ---------------------------------------------------------------------------------------
@@ -157,9 +158,12 @@ def _site(fields: Fields) -> SiteRow:
 # --- reading the CSV ----------------------------------------------------------------------------
 
 
-def _without_lines(items: Iterator[tuple[int, T] | RowError]) -> Iterator[T | RowError]:
+def _with_lines(
+    items: Iterator[tuple[int, _Dated] | RowError],
+) -> Iterator[_Dated | RowError]:
+    """Stamp each row with its line, so later checks (unknown subscriber) can name it."""
     for item in items:
-        yield item if isinstance(item, RowError) else item[1]
+        yield item if isinstance(item, RowError) else replace(item[1], line=item[0])
 
 
 def _parse(

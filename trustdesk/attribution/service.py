@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from trustdesk.attribution import resolve
@@ -64,7 +64,9 @@ class Attributor:
         self._provider = provider
         self._skew = skew
         self._lengths: dict[str, list[int]] = {}
-        self._users: dict[str, str | None] = {}
+        self._server_keys: set[bytes] | None = None
+        # Core connection of the same transaction: the hot lookups skip the ORM layer.
+        self._core = session.connection()
 
     def attribute_ip(self, ip: str, port: int | None, at: datetime) -> Attribution:
         """Who held ``ip`` (and ``port``, behind CGNAT) at ``at``."""
@@ -139,9 +141,7 @@ class Attributor:
         keys = masked_keys(ip, self._prefix_lengths("static"))
         if not keys:
             return []
-        rows = self._session.scalars(
-            select(StaticAssignment).where(StaticAssignment.network.in_(set(keys.values())))
-        ).all()
+        rows = self._core.execute(_STATIC_BY_NETWORK, {"keys": list(set(keys.values()))})
         return [
             Holding(
                 "static",
@@ -155,9 +155,12 @@ class Attributor:
         ]
 
     def _sites_on_server(self, ip: str) -> list[Holding]:
-        rows = self._session.scalars(
-            select(HostedSite).where(HostedSite.server_key == address_key(ip))
-        ).all()
+        key = address_key(ip)
+        if self._server_keys is None:
+            self._server_keys = set(self._session.scalars(select(HostedSite.server_key).distinct()))
+        if key not in self._server_keys:
+            return []
+        rows = self._session.scalars(select(HostedSite).where(HostedSite.server_key == key))
         return [self._site_holding(row) for row in rows]
 
     @staticmethod
@@ -173,87 +176,33 @@ class Attributor:
     def _sessions(self, ip: str, at: datetime) -> list[Holding]:
         """RADIUS sessions that held the address, each ended by the next one given it."""
         latest = at + self._skew
-        by_address = select(RadiusSession).where(
-            RadiusSession.address_key == address_key(ip), RadiusSession.held_from <= latest
-        )
         rows = list(
-            self._session.scalars(
-                by_address.order_by(RadiusSession.held_from.desc()).limit(SESSIONS_PER_ADDRESS)
-            )
+            self._session.execute(_SESSIONS_BY_ADDRESS, {"key": address_key(ip), "latest": latest})
         )
         prefix_keys = masked_keys(ip, self._prefix_lengths("session"))
         if prefix_keys:
-            by_prefix = select(RadiusSession).where(
-                RadiusSession.prefix_key.in_(set(prefix_keys.values())),
-                RadiusSession.held_from <= latest,
-            )
             rows += [
                 row
-                for row in self._session.scalars(
-                    by_prefix.order_by(RadiusSession.held_from.desc()).limit(SESSIONS_PER_ADDRESS)
+                for row in self._core.execute(
+                    _SESSIONS_BY_PREFIX, {"keys": list(set(prefix_keys.values())), "latest": latest}
                 )
-                if row.prefix_len is not None and prefix_keys.get(row.prefix_len) == row.prefix_key
+                if prefix_keys.get(row.prefix_len) == row.prefix_key
             ]
-        return resolve.supersede([self._session_holding(row) for row in rows])
-
-    def _session_holding(self, row: RadiusSession) -> Holding:
-        return Holding(
-            "radius",
-            self._subscriber_of(row.user_name),
-            row.held_from,
-            row.stopped_at,
-            {
-                "session_id": row.session_id,
-                "user_name": row.user_name,
-                "nas": row.nas,
-                "framed_ip": row.framed_ip,
-                "framed_prefix": row.framed_prefix,
-                "start_inferred": row.start_inferred,
-                "stop_seen": row.stopped_at is not None,
-                "source": row.source,
-            },
-        )
+        return resolve.supersede([_session_holding(row) for row in rows])
 
     def _port_blocks(self, ip: str, port: int | None, at: datetime) -> list[Holding]:
-        query = select(PortBlock).where(
-            PortBlock.public_key == address_key(ip),
-            PortBlock.allocated_at.is_not(None),
-            PortBlock.allocated_at <= at + self._skew,
-        )
-        if port is not None:
-            query = query.where(PortBlock.port_low <= port, PortBlock.port_high >= port)
-        rows = self._session.scalars(
-            query.order_by(PortBlock.allocated_at.desc()).limit(BLOCKS_PER_ADDRESS)
-        ).all()
-        blocks = resolve.supersede(
-            [self._block_holding(row) for row in rows if row.allocated_at is not None],
-            competes=_ports_overlap,
-        )
+        params = {"key": address_key(ip), "latest": at + self._skew}
+        if port is None:
+            rows = self._core.execute(_BLOCKS_BY_ADDRESS, params)
+        else:
+            rows = self._core.execute(_BLOCKS_BY_PORT, {**params, "port": port})
+        blocks = resolve.supersede([_block_holding(row) for row in rows], competes=_ports_overlap)
         composed: list[Holding] = []
         for block in blocks:
             if block.overlaps(at - self._skew, at + self._skew):
                 inside = self._sessions(block.evidence["inside_ip"], at)
                 composed += resolve.chain(block, inside)
         return composed
-
-    @staticmethod
-    def _block_holding(row: PortBlock) -> Holding:
-        assert row.allocated_at is not None
-        return Holding(
-            "cgnat",
-            None,
-            row.allocated_at,
-            row.released_at,
-            {
-                "nat_host": row.nat_host,
-                "public_ip": row.public_ip,
-                "ports": [row.port_low, row.port_high],
-                "inside_ip": row.inside_ip,
-                "handle": row.handle,
-                "release_seen": row.released_at is not None,
-                "source": row.source,
-            },
-        )
 
     # -- caches --------------------------------------------------------------------------------
 
@@ -267,17 +216,115 @@ class Attributor:
             ]
         return self._lengths[table]
 
-    def _subscriber_of(self, user_name: str | None) -> str | None:
-        if user_name is None:
-            return None
-        if user_name not in self._users:
-            self._users[user_name] = self._session.scalar(
-                select(Subscriber.subscriber_id).where(Subscriber.radius_user == user_name)
-            )
-        return self._users[user_name]
-
 
 def _ports_overlap(a: Holding, b: Holding) -> bool:
     low_a, high_a = a.evidence["ports"]
     low_b, high_b = b.evidence["ports"]
     return bool(low_a <= high_b and low_b <= high_a)
+
+
+# Lookups run thousands of times a second during intake: the statements are built once, so each
+# call only binds values (SQLAlchemy's compiled cache does the rest), and rows stay plain tuples.
+
+_STATIC_BY_NETWORK = select(
+    StaticAssignment.subscriber_id,
+    StaticAssignment.prefix,
+    StaticAssignment.network,
+    StaticAssignment.prefix_len,
+    StaticAssignment.valid_from,
+    StaticAssignment.valid_to,
+    StaticAssignment.source,
+).where(StaticAssignment.network.in_(bindparam("keys", expanding=True)))
+
+_SESSION_COLUMNS = (
+    RadiusSession.session_id,
+    RadiusSession.user_name,
+    RadiusSession.nas,
+    RadiusSession.framed_ip,
+    RadiusSession.framed_prefix,
+    RadiusSession.prefix_key,
+    RadiusSession.prefix_len,
+    RadiusSession.start_inferred,
+    RadiusSession.held_from,
+    RadiusSession.stopped_at,
+    RadiusSession.source,
+    Subscriber.subscriber_id,
+)
+
+
+def _sessions_where(*criteria: Any) -> Any:
+    return (
+        select(*_SESSION_COLUMNS)
+        .outerjoin(Subscriber, Subscriber.radius_user == RadiusSession.user_name)
+        .where(*criteria, RadiusSession.held_from <= bindparam("latest"))
+        .order_by(RadiusSession.held_from.desc())
+        .limit(SESSIONS_PER_ADDRESS)
+    )
+
+
+_SESSIONS_BY_ADDRESS = _sessions_where(RadiusSession.address_key == bindparam("key"))
+_SESSIONS_BY_PREFIX = _sessions_where(
+    RadiusSession.prefix_key.in_(bindparam("keys", expanding=True))
+)
+
+_BLOCKS_BY_ADDRESS = (
+    select(
+        PortBlock.nat_host,
+        PortBlock.public_ip,
+        PortBlock.port_low,
+        PortBlock.port_high,
+        PortBlock.inside_ip,
+        PortBlock.handle,
+        PortBlock.allocated_at,
+        PortBlock.released_at,
+        PortBlock.source,
+    )
+    .where(
+        PortBlock.public_key == bindparam("key"),
+        PortBlock.allocated_at.is_not(None),
+        PortBlock.allocated_at <= bindparam("latest"),
+    )
+    .order_by(PortBlock.allocated_at.desc())
+    .limit(BLOCKS_PER_ADDRESS)
+)
+_BLOCKS_BY_PORT = _BLOCKS_BY_ADDRESS.where(
+    PortBlock.port_low <= bindparam("port"), PortBlock.port_high >= bindparam("port")
+)
+
+
+def _session_holding(row: Any) -> Holding:
+    """A RADIUS session row; its subscriber is None when the user name matches no contract."""
+    return Holding(
+        "radius",
+        row.subscriber_id,
+        row.held_from,
+        row.stopped_at,
+        {
+            "session_id": row.session_id,
+            "user_name": row.user_name,
+            "nas": row.nas,
+            "framed_ip": row.framed_ip,
+            "framed_prefix": row.framed_prefix,
+            "start_inferred": row.start_inferred,
+            "stop_seen": row.stopped_at is not None,
+            "source": row.source,
+        },
+    )
+
+
+def _block_holding(row: Any) -> Holding:
+    return Holding(
+        "cgnat",
+        None,
+        row.allocated_at,
+        row.released_at,
+        {
+            "nat_host": row.nat_host,
+            "public_ip": row.public_ip,
+            "ports": [row.port_low, row.port_high],
+            "inside_ip": row.inside_ip,
+            "handle": row.handle,
+            "release_seen": row.released_at is not None,
+            "source": row.source,
+        },
+    )

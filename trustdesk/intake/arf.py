@@ -94,7 +94,7 @@ def _feedback_text(parts: list[Message]) -> str:
         if part.get_content_type() == "message/feedback-report":
             return part_text(part)
     for part in parts:
-        if part.get_content_maintype() == "text":
+        if part.get_content_maintype() in ("text", "application"):
             text = part_text(part)
             if _FEEDBACK_TYPE_LINE.search(text):
                 return text

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -102,7 +103,7 @@ class SpamComplaintForm(_Form):
 
     kind: Literal["spam"]
     reporter: Contact
-    message: str = Field(min_length=1)
+    message: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
     comment: str | None = None
     submitted_at: AwareDatetime | None = None
 

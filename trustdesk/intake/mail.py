@@ -148,12 +148,13 @@ def _raw_value(value: object) -> str:
     return text.replace("\r", "").replace("\n", "").strip()
 
 
-def _word_bytes(encoding: str, text: str) -> bytes:
+def _word_bytes(word: re.Match[str]) -> bytes:
+    encoding, text = word.group(2), word.group(3)
     if encoding in "bB":
         try:
             return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
         except (binascii.Error, ValueError):
-            return text.encode("ascii", "replace")
+            return word.group(0).encode("ascii", "replace")  # not base64: keep it as written
     return quopri.decodestring(text.encode("ascii", "replace"), header=True)
 
 
@@ -173,7 +174,7 @@ def decode_words(value: str) -> str:
                 parts.append(decode_text(b"".join(run), run_charset))
             parts.append("" if follows_word else gap)
             run, run_charset = [], charset
-        run.append(_word_bytes(match.group(2), match.group(3)))
+        run.append(_word_bytes(match))
         end = match.end()
     if run:
         parts.append(decode_text(b"".join(run), run_charset))
@@ -474,7 +475,7 @@ def _readable(part: Message) -> str | None:
 
 _QUOTE = re.compile(r"^(?:[ \t]*>[ ]?)+")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[ \t]*:")
-_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li)\b[^<>]*>", re.IGNORECASE)
+_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li)\b[^<>]*>[ \t]*\r?\n?", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^<>]*>")
 
 
@@ -505,15 +506,11 @@ def forwarded_spam_reports(
 def forwarded_spams(msg: Message) -> list[Message]:
     """Attached mails; else header blocks pasted (maybe quoted) into the text, plain before HTML."""
     attached_types = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
-    attached = [
-        attached_message(part)
-        for part, depth in walk(msg)
-        if depth == 0 and part.get_content_type() in attached_types
-    ]
+    parts = top_parts(msg)
+    attached = [attached_message(p) for p in parts if p.get_content_type() in attached_types]
     found = [spam for spam in attached if spam is not None]
     if found:
         return found
-    parts = top_parts(msg)
     plain = [pasted for p in parts if p.get_content_type() == "text/plain" for pasted in _pasted(p)]
     if plain:
         return plain
@@ -550,7 +547,7 @@ def pasted_blocks(text: str) -> list[str]:
     ends = [start for start, _ in found[1:]] + [len(lines)]
     return [
         "\n".join([*run, *lines[start + len(run) : end]])
-        for (start, run), end in zip(found, ends, strict=True)
+        for (start, run), end in zip(found, ends, strict=False)
     ]
 
 

@@ -45,18 +45,28 @@ class Outcome:
             return {"file": self.document, "error": self.error}
         c = self.complaint
         return {
-            "complaint_id": c.id, "duplicate": self.duplicate, "file": self.document,
-            "kind": c.kind, "category": c.category, "source_format": c.source_format,
-            "source_ip": c.source_ip, "source_port": c.source_port,
-            "observed_at": iso_jst(c.observed_at), "url": c.url, "domain": c.domain,
-            "in_network": c.in_network, "subscriber_id": c.subscriber_id,
-            "candidates": list(c.candidates), "attribution": c.attribution.get("reason"),
+            "complaint_id": c.id,
+            "duplicate": self.duplicate,
+            "file": self.document,
+            "kind": c.kind,
+            "category": c.category,
+            "source_format": c.source_format,
+            "source_ip": c.source_ip,
+            "source_port": c.source_port,
+            "observed_at": iso_jst(c.observed_at),
+            "url": c.url,
+            "domain": c.domain,
+            "in_network": c.in_network,
+            "subscriber_id": c.subscriber_id,
+            "candidates": list(c.candidates),
+            "attribution": c.attribution.get("reason"),
             "warnings": list(c.warnings),
         }
 
 
-def store_document(session: Session, data: bytes, filename: str | None, now: datetime,
-                   limit: int) -> Document:
+def store_document(
+    session: Session, data: bytes, filename: str | None, now: datetime, limit: int
+) -> Document:
     """Keep the raw bytes (the evidence) before anything else is tried on them."""
     if len(data) > limit:
         raise DocumentTooLarge(f"document is {len(data)} bytes; the limit is {limit}")
@@ -64,28 +74,47 @@ def store_document(session: Session, data: bytes, filename: str | None, now: dat
     existing = session.scalars(select(Document).where(Document.sha256 == digest)).first()
     if existing is not None:
         return existing
-    document = Document(sha256=digest, filename=filename, size=len(data), content=data,
-                        received_at=now, status="pending")
+    document = Document(
+        sha256=digest,
+        filename=filename,
+        size=len(data),
+        content=data,
+        received_at=now,
+        status="pending",
+    )
     session.add(document)
     session.flush()
     return document
 
 
-def ingest(factory: sessionmaker[Session], settings: Settings, data: bytes,
-           filename: str | None, now: datetime, actor: str) -> list[Outcome]:
+def ingest(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    data: bytes,
+    filename: str | None,
+    now: datetime,
+    actor: str,
+) -> list[Outcome]:
     """Store, parse and record one document, each step in its own transaction."""
     label = filename or "-"
     try:
         with unit_of_work(factory) as session:
-            document_id = store_document(session, data, filename, now,
-                                         settings.intake.max_document_bytes).id
+            document_id = store_document(
+                session, data, filename, now, settings.intake.max_document_bytes
+            ).id
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
     return process(factory, settings, document_id, label, now, actor)
 
 
-def process(factory: sessionmaker[Session], settings: Settings, document_id: int, label: str,
-            now: datetime, actor: str) -> list[Outcome]:
+def process(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    document_id: int,
+    label: str,
+    now: datetime,
+    actor: str,
+) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
     with unit_of_work(factory) as session:
         document = session.get_one(Document, document_id)
@@ -98,26 +127,42 @@ def process(factory: sessionmaker[Session], settings: Settings, document_id: int
             document.status, document.error = "failed", str(exc)
         return [Outcome(label, error=str(exc))]
     with unit_of_work(factory) as session:
-        attributor = Attributor(session, settings.provider,
-                                timedelta(seconds=settings.attribution.clock_skew_seconds))
-        outcomes = [record(session, attributor, document_id, label, report, now)
-                    for report in reports]
+        attributor = Attributor(
+            session, settings.provider, timedelta(seconds=settings.attribution.clock_skew_seconds)
+        )
+        outcomes = [
+            record(session, attributor, document_id, label, report, now) for report in reports
+        ]
         document = session.get_one(Document, document_id)
         document.status, document.error = "parsed", None
-        record_access(session, actor=actor, action="attribute-complaints",
-                      subject=f"document {document_id}", now=now,
-                      reason="complaint intake (SPEC §2)",
-                      detail={"complaints": [o.complaint.id for o in outcomes if o.complaint]})
+        record_access(
+            session,
+            actor=actor,
+            action="attribute-complaints",
+            subject=f"document {document_id}",
+            now=now,
+            reason="complaint intake (SPEC §2)",
+            detail={"complaints": [o.complaint.id for o in outcomes if o.complaint]},
+        )
     return outcomes
 
 
-def retry_pending(factory: sessionmaker[Session], settings: Settings, now: datetime,
-                  actor: str, include_failed: bool = False) -> list[Outcome]:
+def retry_pending(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    actor: str,
+    include_failed: bool = False,
+) -> list[Outcome]:
     """Finish documents stored but never recorded (a crash), and optionally failed ones."""
     statuses = ["pending", "failed"] if include_failed else ["pending"]
     with unit_of_work(factory) as session:
-        waiting = [(d.id, d.filename or f"document {d.id}") for d in session.scalars(
-            select(Document).where(Document.status.in_(statuses)).order_by(Document.id))]
+        waiting = [
+            (d.id, d.filename or f"document {d.id}")
+            for d in session.scalars(
+                select(Document).where(Document.status.in_(statuses)).order_by(Document.id)
+            )
+        ]
     outcomes: list[Outcome] = []
     for document_id, label in waiting:
         outcomes += process(factory, settings, document_id, label, now, actor)
@@ -128,11 +173,19 @@ def fingerprint_of(report: Report) -> str:
     return hashlib.sha256("\x1f".join(report.fingerprint).encode()).hexdigest()
 
 
-def record(session: Session, attributor: Attributor, document_id: int, label: str,
-           report: Report, now: datetime) -> Outcome:
+def record(
+    session: Session,
+    attributor: Attributor,
+    document_id: int,
+    label: str,
+    report: Report,
+    now: datetime,
+) -> Outcome:
     """Insert the complaint unless the same one is already stored (then it is a duplicate)."""
     fingerprint = fingerprint_of(report)
-    existing = session.scalars(select(Complaint).where(Complaint.fingerprint == fingerprint)).first()
+    existing = session.scalars(
+        select(Complaint).where(Complaint.fingerprint == fingerprint)
+    ).first()
     if existing is not None:
         return Outcome(label, existing, duplicate=True)
     attribution = attribute(attributor, report, now)
@@ -142,7 +195,8 @@ def record(session: Session, attributor: Attributor, document_id: int, label: st
             session.add(complaint)
     except IntegrityError:  # stored meanwhile by a concurrent ingest
         existing = session.scalars(
-            select(Complaint).where(Complaint.fingerprint == fingerprint)).one()
+            select(Complaint).where(Complaint.fingerprint == fingerprint)
+        ).one()
         return Outcome(label, existing, duplicate=True)
     return Outcome(label, complaint)
 
@@ -153,32 +207,62 @@ def attribute(attributor: Attributor, report: Report, now: datetime) -> Attribut
     if report.source_ip is None and report.domain:
         return attributor.attribute_site(report.domain, at)
     if report.source_ip is None:
-        return Attribution(None, None, report.observed_at, False, None, (), (),
-                           "no source address in the complaint; ask the complainant for more")
+        return Attribution(
+            None,
+            None,
+            report.observed_at,
+            False,
+            None,
+            (),
+            (),
+            "no source address in the complaint; ask the complainant for more",
+        )
     if report.observed_at is None:
         found = attributor.attribute_ip(report.source_ip, report.source_port, now)
-        return Attribution(found.ip, found.port, None, found.in_network, None,
-                           found.candidates, found.evidence,
-                           "no time in the complaint; holders now listed as candidates only")
+        return Attribution(
+            found.ip,
+            found.port,
+            None,
+            found.in_network,
+            None,
+            found.candidates,
+            found.evidence,
+            "no time in the complaint; holders now listed as candidates only",
+        )
     return attributor.attribute_ip(report.source_ip, report.source_port, report.observed_at)
 
 
-def _complaint(report: Report, fingerprint: str, document_id: int, attribution: Attribution,
-               now: datetime) -> Complaint:
+def _complaint(
+    report: Report, fingerprint: str, document_id: int, attribution: Attribution, now: datetime
+) -> Complaint:
     who = report.complainant
     complaint = Complaint(
-        fingerprint=fingerprint, document_id=document_id, received_at=now, kind=report.kind,
-        category=report.category, source_format=report.source_format,
-        source_ip=report.source_ip or attribution.ip, source_port=report.source_port,
-        observed_at=report.observed_at, url=report.url, domain=report.domain,
-        in_network=attribution.in_network, subscriber_id=attribution.subscriber_id,
+        fingerprint=fingerprint,
+        document_id=document_id,
+        received_at=now,
+        kind=report.kind,
+        category=report.category,
+        source_format=report.source_format,
+        source_ip=report.source_ip or attribution.ip,
+        source_port=report.source_port,
+        observed_at=report.observed_at,
+        url=report.url,
+        domain=report.domain,
+        in_network=attribution.in_network,
+        subscriber_id=attribution.subscriber_id,
         candidates=list(attribution.candidates),
         attribution={"reason": attribution.reason, "evidence": list(attribution.evidence)},
-        details=json.loads(json.dumps(report.details, default=str)), warnings=list(report.warnings), evidence=report.evidence,
+        details=json.loads(json.dumps(report.details, default=str)),
+        warnings=list(report.warnings),
+        evidence=report.evidence,
     )
     complaint.complainant = ComplainantIdentity(
-        name=who.name, email=who.email, organisation=who.organisation,
-        postal_address=who.postal_address, phone=who.phone, message_id=who.message_id,
+        name=who.name,
+        email=who.email,
+        organisation=who.organisation,
+        postal_address=who.postal_address,
+        phone=who.phone,
+        message_id=who.message_id,
         consents_to_disclosure=who.consents_to_disclosure,
     )
     return complaint

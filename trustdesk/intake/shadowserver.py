@@ -8,6 +8,7 @@ address or time) is skipped and named in a warning, so one bad line never loses 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -57,6 +58,7 @@ def report_type_of(filename: str | None) -> str | None:
     return found.group(1).lower() if found else None
 
 
+@functools.cache
 def kind_of(report_type: str) -> tuple[Kind, bool]:
     """(kind, known): infections are other abuse, exposures are vulnerable devices (§22-1)."""
     name = report_type.lower()
@@ -110,11 +112,12 @@ def parse_rows(
         row_text = lines.take()
         if not any(cell.strip() for cell in row):
             continue
-        found = _row_report(dict(zip(names, row, strict=False)), report_type, complainant)
+        record = dict(zip(names, row, strict=False))
+        found = _row_report(record, report_type, complainant, header_text + row_text)
         if isinstance(found, str):
             skipped.append(f"line {reader.line_num}: {found}")
         else:
-            reports.append(replace(found, evidence=header_text + row_text))
+            reports.append(found)
     return reports, skipped
 
 
@@ -130,7 +133,7 @@ def _utc_time(text: str) -> datetime | None:
 
 
 def _row_report(
-    record: dict[str, str], report_type: str | None, complainant: Complainant
+    record: dict[str, str], report_type: str | None, complainant: Complainant, evidence: str
 ) -> Report | str:
     """One row's report, or why it cannot be one."""
     raw_ip = record.get("ip") or record.get("src_ip") or ""
@@ -149,7 +152,7 @@ def _row_report(
         category=row_type,
         source_format="shadowserver",
         fingerprint=("shadowserver", row_type, source_ip, "" if port is None else str(port), utc),
-        evidence="",
+        evidence=evidence,
         complainant=complainant,
         source_ip=source_ip,
         source_port=port,

@@ -1,0 +1,205 @@
+"""trustdesk.intake.parse: every fixture parses, and no bytes make it raise anything but
+UnparseableDocument (SPEC §1: bad input gets a clear error and loses nothing)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trustdesk.intake import parse as parse_module
+from trustdesk.intake.parse import parse_document
+from trustdesk.intake.report import Report, UnparseableDocument
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures"
+RELAYS = ("203.0.113.25", "203.0.113.26")
+SS = "real-world/shadowserver/"
+
+# file → (source format, number of reports, source IP of the first report)
+EXPECTED: dict[str, tuple[str, int, str | None]] = {
+    "examplenet/complaints/2026-10-20-scan_telnet-asn-jp.csv": ("shadowserver", 3, "198.51.100.61"),
+    "examplenet/complaints/arf_cgnat_port.eml": ("arf", 1, "203.0.113.140"),
+    "examplenet/complaints/smarthost_dynamic.eml": ("forwarded-mail", 1, "198.51.100.201"),
+    "examplenet/complaints/static_direct.eml": ("forwarded-mail", 1, "198.51.100.61"),
+    "examplenet/complaints/takedown_request.json": ("form", 1, None),
+    "examplenet/complaints/xarf_login_attack.eml": ("xarf-0.2", 1, "198.51.100.45"),
+    "real-world/blocklistde/Blocklistde_Example_1.eml": ("xarf-0.2", 1, "10.0.2.150"),
+    "real-world/blocklistde/Blocklistde_Example_2.eml": (
+        "xarf-0.2", 1, "fdf1:cb9d:f59e:19b0::33:4f"),
+    **{
+        f"real-world/feedback-loop/{name}_example_{n}.eml": ("arf", 1, f"10.17.18.{ip}")
+        for name, n, ip in [
+            ("AOL", 1, 1), ("AOL", 2, 2), ("Bluetie", 1, 3), ("Bluetie", 2, 4),
+            ("Comcast", 1, 5), ("Comcast", 2, 6), ("Cox", 1, 7), ("Cox", 2, 8),
+            ("Fastmail", 1, 9), ("Fastmail", 2, 11), ("OpenSRS", 1, 12), ("OpenSRS", 2, 13),
+            ("Rackspace", 1, 14), ("Rackspace", 2, 15), ("RoadRunner", 1, 16),
+            ("RoadRunner", 2, 20), ("Synacor", 1, 21), ("USANet", 1, 23), ("USANet", 2, 24),
+            ("Yahoo", 1, 25), ("Yahoo", 2, 26), ("Zoho", 1, 28), ("Zoho", 2, 29),
+        ]
+    },
+    "real-world/feedback-loop/Synacor_example_2.eml": ("arf", 1, "10.18.19.20"),
+    "real-world/spamexperts/1.eml": ("arf", 1, "172.16.10.13"),
+    "real-world/spamexperts/2.eml": ("arf", 1, "192.168.1.12"),
+    **{f"real-world/spamexperts/{n}.eml": ("arf", 1, "10.0.2.35") for n in range(3, 11)},
+    "real-world/spamexperts/11.eml": ("arf", 1, "fdf1:cb9d:f59e:19b0::122"),
+    SS + "2015-01-01-dns_openresolver-sample-asn.csv.zip.eml": ("shadowserver", 5, "208.70.149.107"),
+    SS + "2015-01-01-scan_ipmi-sample-asn.csv.zip.eml": ("shadowserver", 9, "199.238.169.219"),
+    SS + "2015-01-01-scan_memcached-sample-asn.csv.zip.eml": ("shadowserver", 9, "167.160.165.190"),
+    SS + "2015-01-01-scan_mssql-sample-asn.csv.zip.eml": ("shadowserver", 10, "110.88.113.98"),
+    SS + "2015-01-01-scan_nat_pmp-sample-asn.csv.zip.eml": ("shadowserver", 7, "177.9.199.160"),
+    SS + "2015-01-01-scan_netbios-sample-asn.csv.zip.eml": ("shadowserver", 8, "118.232.245.224"),
+    SS + "2015-01-01-scan_ntp-sample-asn.csv.zip.eml": ("shadowserver", 9, "76.22.142.205"),
+    SS + "2015-01-01-scan_ntpmonitor-sample-asn.csv.zip.eml": ("shadowserver", 11, "218.161.57.7"),
+    SS + "2015-01-01-scan_redis-sample-asn.csv.zip.eml": ("shadowserver", 13, "98.126.92.5"),
+    SS + "2015-01-01-scan_snmp-sample-asn.csv.zip.eml": ("shadowserver", 10, "129.113.21.93"),
+    SS + "2015-01-01-scan_ssdp-sample-asn.csv.zip.eml": ("shadowserver", 9, "67.193.128.173"),
+    SS + "2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml": (
+        "shadowserver", 8, "202.86.21.11"),
+    SS + "2019-01-06-scan_afp-sample-ip.csv.zip.eml": ("shadowserver", 2, "127.0.6.59"),
+    SS + "2019-10-15-scan_dns-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+    SS + "2019-10-15-scan_ftp-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+    SS + "2019-10-15-scan_http-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+    SS + "2019-10-15-scan_ldap_tcp-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+    SS + "2019-10-15-scan_rsync-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+}
+ALL_FILES = sorted(
+    p for p in [*(FIXTURES / "examplenet/complaints").iterdir(), *(FIXTURES / "real-world").rglob("*")]
+    if p.is_file() and p.name != "README.md"
+)
+FIXTURE_BYTES = [path.read_bytes() for path in ALL_FILES]
+
+
+def check(data: bytes, filename: str | None) -> list[Report]:
+    """Parse, and hold every report to the contract other modules rely on."""
+    try:
+        reports = parse_document(data, filename, RELAYS)
+    except UnparseableDocument as exc:
+        assert str(exc)
+        return []
+    assert reports
+    for report in reports:
+        assert isinstance(report, Report)
+        assert report.kind in ("spam", "takedown", "abuse", "vulnerable_device")
+        assert report.category and isinstance(report.evidence, str)
+        assert report.fingerprint and all(isinstance(p, str) for p in report.fingerprint)
+        assert report.observed_at is None or report.observed_at.utcoffset() is not None
+        if report.source_ip is not None:
+            assert str(ipaddress.ip_address(report.source_ip)) == report.source_ip
+        assert report.source_port is None or 0 <= report.source_port <= 65535
+        json.dumps(report.details, default=str)
+    return reports
+
+
+def test_every_fixture_is_in_the_table() -> None:
+    assert {str(p.relative_to(FIXTURES)) for p in ALL_FILES} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_fixture_parses(name: str) -> None:
+    path = FIXTURES / name
+    reports = check(path.read_bytes(), path.name)
+    source_format, count, first_ip = EXPECTED[name]
+    assert [r.source_format for r in reports] == [source_format] * count
+    assert reports[0].source_ip == first_ip
+    if first_ip is not None:
+        assert all(r.source_ip for r in reports)
+
+
+def test_fixtures_parse_without_a_file_name() -> None:
+    for path, data in zip(ALL_FILES, FIXTURE_BYTES, strict=True):
+        assert check(data, None), path.name
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "reason"),
+    [
+        (b"", "empty.eml", "empty"),
+        (b" \r\n\t\n", None, "empty"),
+        (b"\xef\xbb\xbf", None, "empty"),
+        (bytes(range(256)) * 4, "garbage.bin", "not a format trustdesk reads"),
+        (b"hello world\n", "notes.txt", "not a format trustdesk reads"),
+        (b"a,b,c\n1,2,3\n", "data.csv", "first column must be 'timestamp'"),
+        (b'{"kind": "takedown", "url": "https://x.exa', "t.json", "not valid"),
+        (b"[1, 2, 3]", "list.json", "neither an XARF report"),
+        (b'{"hello": "world"}', "o.json", "neither an XARF report"),
+        (b'{"kind": "\xff"}', "bad.json", "not UTF-8"),
+        (b"[" * 100_000, "deep.json", "not valid"),
+        (b"From: a@b.example\nSubject: hi\n\nno complaint here\n", "m.eml", "no complaint found"),
+        (b"Subject: only a header", "m.eml", "no complaint found"),
+    ],
+)
+def test_unparseable_documents_say_why(data: bytes, filename: str | None, reason: str) -> None:
+    with pytest.raises(UnparseableDocument, match=reason):
+        parse_document(data, filename, RELAYS)
+
+
+def test_a_truncated_takedown_form_is_unparseable() -> None:
+    data = (FIXTURES / "examplenet/complaints/takedown_request.json").read_bytes()[:120]
+    with pytest.raises(UnparseableDocument, match="not valid"):
+        parse_document(data, "truncated.json", RELAYS)
+
+
+def test_a_document_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_module, "MAX_DOCUMENT_BYTES", 1000)
+    data = (FIXTURES / "examplenet/complaints/static_direct.eml").read_bytes()
+    with pytest.raises(UnparseableDocument, match="over 1000 are refused"):
+        parse_document(data, "big.eml", RELAYS)
+
+
+def test_the_real_limit_is_64_mib() -> None:
+    assert parse_module.MAX_DOCUMENT_BYTES == 64 * 1024 * 1024
+    with pytest.raises(UnparseableDocument, match="refused"):
+        parse_document(b" " * (64 * 1024 * 1024 + 1), None, RELAYS)
+
+
+FILENAMES = st.sampled_from([None, "x.eml", "x.csv", "x.json", "2026-10-20-scan_telnet-asn.csv"])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@FUZZ
+@given(st.binary(max_size=4096), FILENAMES)
+def test_random_bytes_never_raise_anything_else(data: bytes, filename: str | None) -> None:
+    check(data, filename)
+
+
+@st.composite
+def mutated_fixtures(draw: st.DrawFn) -> bytes:
+    """A fixture cut short, with bytes flipped, inserted, deleted or repeated."""
+    data = bytearray(draw(st.sampled_from(FIXTURE_BYTES)))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "repeat"]))
+        if action == "truncate":
+            del data[at:]
+        elif action == "flip" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif action == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=64))
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 200))]
+        else:
+            data[at:at] = data[at : at + draw(st.integers(1, 500))]
+    return bytes(data)
+
+
+@FUZZ
+@given(mutated_fixtures(), FILENAMES)
+def test_mutated_and_truncated_fixtures_never_raise_anything_else(
+    data: bytes, filename: str | None
+) -> None:
+    check(data, filename)
+
+
+@FUZZ
+@given(st.sampled_from(FIXTURE_BYTES), st.data())
+def test_every_prefix_of_a_fixture_is_handled(data: bytes, draw: st.DataObject) -> None:
+    check(data[: draw.draw(st.integers(0, len(data)))], None)
