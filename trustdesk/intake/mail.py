@@ -335,11 +335,16 @@ def walk(msg: Message) -> Iterator[tuple[Message, int]]:
                 f"messages are nested more than {MAX_MESSAGE_DEPTH} deep; refusing to read further"
             )
         yield part, depth
-        children = part.get_payload()
-        if isinstance(children, list):
-            inner = depth + 1 if part.get_content_maintype() == "message" else depth
-            kids = [(child, inner) for child in children if isinstance(child, Message)]
-            stack.extend(reversed(kids))
+        inner = depth + 1 if part.get_content_maintype() == "message" else depth
+        kids = [(child, inner) for child in _children(part)]
+        stack.extend(reversed(kids))
+
+
+def _children(part: Message) -> list[Message]:
+    """Sub-parts; a leaf has none (its ``get_payload()`` may raise on an odd charset name)."""
+    if not part.is_multipart():
+        return []
+    return [child for child in part.get_payload() if isinstance(child, Message)]
 
 
 def top_parts(msg: Message) -> list[Message]:
@@ -358,15 +363,13 @@ def _cte(part: Message) -> str:
 
 def _message_part_bytes(part: Message) -> bytes:
     """Body of a message/* part as sent (the stdlib has already parsed it as a message)."""
-    children = part.get_payload()
-    if not isinstance(children, list) or not children or not isinstance(children[0], Message):
+    children = _children(part)
+    if not children:
         return b""
     inner = children[0]
-    body = inner.get_payload()
     head = "".join(f"{name}: {value}\n" for name, value in inner.raw_items())
-    data = (head + "\n" + (body if isinstance(body, str) else "")).encode(
-        "utf-8", "surrogateescape"
-    )
+    body = inner.get_payload(decode=True)
+    data = (head + "\n").encode("utf-8", "surrogateescape") + (body or b"")
     if _cte(part) == "base64":
         try:
             return base64.b64decode(data)
@@ -394,10 +397,10 @@ def filename_of(part: Message) -> str | None:
 
 def attached_message(part: Message) -> Message | None:
     """The mail inside a message/rfc822 (or pasted rfc822-headers) part."""
-    children = part.get_payload()
+    children = _children(part)
     if part.get_content_type() != "message/rfc822":
         return parse_mail_text(part_text(part))
-    if not isinstance(children, list) or not children or not isinstance(children[0], Message):
+    if not children:
         return None
     inner = children[0]
     if not inner.keys():  # base64-encoded by the client, or led by a ">From " line
