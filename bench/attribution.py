@@ -34,8 +34,12 @@ BLOCK_PORTS = 1000
 
 def subscribers(count: int) -> Any:
     for n in range(count):
-        yield {"subscriber_id": f"S{n}", "name": f"加入者{n}", "status": "active",
-               "radius_user": f"u{n}@bench.example"}
+        yield {
+            "subscriber_id": f"S{n}",
+            "name": f"加入者{n}",
+            "status": "active",
+            "radius_user": f"u{n}@bench.example",
+        }
 
 
 def sessions(addresses: int, per_address: int, users: int, first: IPv4Address) -> Any:
@@ -46,10 +50,16 @@ def sessions(addresses: int, per_address: int, users: int, first: IPv4Address) -
             start = T0 + k * DAY + timedelta(seconds=(i * 37) % 3600)
             stop = None if k == per_address - 1 else start + timedelta(hours=20)
             yield {
-                "session_key": f"{first}/{i}/{k}", "session_id": f"{i:08x}{k:04x}",
-                "user_name": f"u{(i * 7 + k * 13) % users}@bench.example", "nas": "192.0.2.1",
-                "framed_ip": ip, "address_key": key, "started_at": start,
-                "start_inferred": False, "held_from": start, "stopped_at": stop,
+                "session_key": f"{first}/{i}/{k}",
+                "session_id": f"{i:08x}{k:04x}",
+                "user_name": f"u{(i * 7 + k * 13) % users}@bench.example",
+                "nas": "192.0.2.1",
+                "framed_ip": ip,
+                "address_key": key,
+                "started_at": start,
+                "start_inferred": False,
+                "held_from": start,
+                "stopped_at": stop,
                 "last_seen_at": stop or start,
             }
 
@@ -63,10 +73,15 @@ def port_blocks(public_ips: int, blocks_per_ip: int, days: int, inside_addresses
                 low = 1024 + b * BLOCK_PORTS
                 allocated = T0 + day * DAY + timedelta(minutes=b)
                 yield {
-                    "nat_host": "cgn1", "public_ip": public, "public_key": address_key(public),
-                    "port_low": low, "port_high": low + BLOCK_PORTS - 1,
-                    "inside_ip": str(INSIDE + inside % inside_addresses), "allocated_at": allocated,
-                    "released_at": allocated + timedelta(hours=23), "handle": None,
+                    "nat_host": "cgn1",
+                    "public_ip": public,
+                    "public_key": address_key(public),
+                    "port_low": low,
+                    "port_high": low + BLOCK_PORTS - 1,
+                    "inside_ip": str(INSIDE + inside % inside_addresses),
+                    "allocated_at": allocated,
+                    "released_at": allocated + timedelta(hours=23),
+                    "handle": None,
                 }
                 inside += 1
 
@@ -82,15 +97,22 @@ def main() -> None:
     inside_addresses = min(20_000, args.sessions // per_address // 5)
     started = time.perf_counter()
     bulk_insert(engine, Subscriber.__table__, subscribers(users))
-    loaded = bulk_insert(engine, RadiusSession.__table__, sessions(
-        args.sessions // per_address - inside_addresses, per_address, users, DYNAMIC))
-    loaded += bulk_insert(engine, RadiusSession.__table__,
-                          sessions(inside_addresses, per_address, users, INSIDE))
+    loaded = bulk_insert(
+        engine,
+        RadiusSession.__table__,
+        sessions(args.sessions // per_address - inside_addresses, per_address, users, DYNAMIC),
+    )
+    loaded += bulk_insert(
+        engine, RadiusSession.__table__, sessions(inside_addresses, per_address, users, INSIDE)
+    )
     public_ips, blocks_per_ip = 200, 50
     days = max(1, args.blocks // (public_ips * blocks_per_ip))
-    blocks = bulk_insert(engine, PortBlock.__table__, port_blocks(public_ips, blocks_per_ip, days, inside_addresses))
-    print(f"loaded {loaded} sessions, {blocks} port blocks in "
-          f"{time.perf_counter() - started:.0f} s")
+    blocks = bulk_insert(
+        engine, PortBlock.__table__, port_blocks(public_ips, blocks_per_ip, days, inside_addresses)
+    )
+    print(
+        f"loaded {loaded} sessions, {blocks} port blocks in {time.perf_counter() - started:.0f} s"
+    )
 
     provider = ProviderSettings(networks=["10.0.0.0/8", "198.51.100.0/24"])  # type: ignore[list-item]
     rng = random.Random(7)
@@ -101,8 +123,13 @@ def main() -> None:
         if n % 2:
             probes.append((str(DYNAMIC + rng.randrange(dynamic_count)), None, at))
         else:
-            probes.append((str(PUBLIC + rng.randrange(public_ips)),
-                           rng.randrange(1024, 1024 + blocks_per_ip * BLOCK_PORTS), at))
+            probes.append(
+                (
+                    str(PUBLIC + rng.randrange(public_ips)),
+                    rng.randrange(1024, 1024 + blocks_per_ip * BLOCK_PORTS),
+                    at,
+                )
+            )
     factory = session_factory(engine)
     latencies, named = [], 0
     with factory() as session:
@@ -113,8 +140,10 @@ def main() -> None:
             named += attributor.attribute_ip(ip, port, at).subscriber_id is not None
             latencies.append(time.perf_counter() - t)
         elapsed = time.perf_counter() - begin
-    print(f"{engine.dialect.name}: {len(probes) / elapsed:,.0f} attributions/s "
-          f"({latency_summary(latencies)}), {named} of {len(probes)} named; {machine()}")
+    print(
+        f"{engine.dialect.name}: {len(probes) / elapsed:,.0f} attributions/s "
+        f"({latency_summary(latencies)}), {named} of {len(probes)} named; {machine()}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ def fresh_engine(url: str) -> Engine:
     return engine
 
 
-def bulk_insert(engine: Engine, table: Table, rows: Iterable[dict[str, Any]], chunk: int = 20000
-                ) -> int:
+def bulk_insert(
+    engine: Engine, table: Table, rows: Iterable[dict[str, Any]], chunk: int = 20000
+) -> int:
     count = 0
     batch: list[dict[str, Any]] = []
     with engine.begin() as connection:
@@ -65,5 +66,7 @@ def latency_summary(seconds: Sequence[float]) -> str:
 
 
 def machine() -> str:
-    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python " \
+    return (
+        f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python "
         f"{platform.python_version()}"
+    )

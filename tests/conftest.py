@@ -82,8 +82,9 @@ def cli(factory: sessionmaker[Session], database_url: str) -> Callable[..., CliR
     configuration; returns Click's result (``exit_code``, ``stdout``, ``stderr``)."""
     runner = CliRunner()
 
-    def run(*args: str, input: bytes | str | None = None, config: Path | None = CONFIG
-            ) -> CliResult:
+    def run(
+        *args: str, input: bytes | str | None = None, config: Path | None = CONFIG
+    ) -> CliResult:
         env = {"TRUSTDESK_DATABASE_URL": database_url, "TRUSTDESK_CONFIG": str(config or "")}
         return runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
 
@@ -97,8 +98,12 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def examplenet(cli: Callable[..., CliResult]) -> None:
     """The Example Net registry from the shared fixtures, imported through the CLI."""
-    for kind, name in [("subscribers", "subscribers.csv"), ("assignments", "assignments.csv"),
-                       ("sites", "sites.csv"), ("radius", "radius.detail"),
-                       ("cgnat", "cgnat.log")]:
+    for kind, name in [
+        ("subscribers", "subscribers.csv"),
+        ("assignments", "assignments.csv"),
+        ("sites", "sites.csv"),
+        ("radius", "radius.detail"),
+        ("cgnat", "cgnat.log"),
+    ]:
         result = cli("import", kind, str(EXAMPLENET / name))
         assert result.exit_code == 0, result.output

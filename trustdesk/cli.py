@@ -32,8 +32,11 @@ from trustdesk.privacy.service import record_access, verify_chain
 from trustdesk.settings import ConfigError, Settings, load_settings
 from trustdesk.timeutil import iso_jst, parse_instant
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="trustdesk: abuse desk back office for an internet provider.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="trustdesk: abuse desk back office for an internet provider.",
+)
 intake_app = typer.Typer(no_args_is_help=True, help="Complaint documents kept by intake.")
 complaints_app = typer.Typer(no_args_is_help=True, help="Stored complaints.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -99,10 +102,14 @@ def _emit(payload: dict[str, Any]) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(
-        "--config", envvar="TRUSTDESK_CONFIG", help="trustdesk.toml to read")] = None,
-    now: Annotated[str | None, typer.Option(
-        "--now", help="Fix the clock (ISO 8601 with offset) to replay a scenario")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="TRUSTDESK_CONFIG", help="trustdesk.toml to read"),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Fix the clock (ISO 8601 with offset) to replay a scenario"),
+    ] = None,
 ) -> None:
     try:
         settings = load_settings(config)
@@ -121,8 +128,10 @@ def main_options(
 def import_command(
     ctx: typer.Context,
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}")],
-    files: Annotated[list[Path], typer.Argument(help="Files to import", exists=True,
-                                                dir_okay=False, readable=True)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Files to import", exists=True, dir_okay=False, readable=True),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file")] = False,
 ) -> None:
     """Load subscribers, static assignments, hosted sites, RADIUS detail or CGNAT logs.
@@ -143,9 +152,11 @@ def import_command(
         else:
             for error in report.errors:
                 err.print(f"[yellow]rejected[/yellow] {error}", highlight=False)
-            out.print(f"{path}: {report.added} added, {report.updated} updated, "
-                      f"{report.unchanged} unchanged, {len(report.errors)} rejected",
-                      highlight=False)
+            out.print(
+                f"{path}: {report.added} added, {report.updated} updated, "
+                f"{report.unchanged} unchanged, {len(report.errors)} rejected",
+                highlight=False,
+            )
     if rejected:
         raise typer.Exit(1)
 
@@ -154,10 +165,18 @@ def _read_lines(path: Path) -> Iterator[str]:
     """The file's lines, with a progress bar on stderr for large files."""
     size = path.stat().st_size
     show = size >= LARGE_FILE and err.is_terminal
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle, Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=err, transient=True, disable=not show,
-    ) as progress:
+    with (
+        path.open(encoding="utf-8", errors="replace", newline="") as handle,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not show,
+        ) as progress,
+    ):
         task = progress.add_task(path.name, total=size)
         for line in handle:
             progress.advance(task, len(line))
@@ -174,8 +193,9 @@ def attribute(
     at: Annotated[str, typer.Option("--at", help="When, ISO 8601 with offset")],
     port: Annotated[int | None, typer.Option("--port", help="Source port (CGNAT)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail)")] =
-        "operator lookup",
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept in the audit trail)")
+    ] = "operator lookup",
 ) -> None:
     """Who held this address (and port) at that instant, with the evidence."""
     runtime = _runtime(ctx)
@@ -185,20 +205,32 @@ def attribute(
         raise _fail(str(exc)) from exc
     try:
         with db.unit_of_work(runtime.factory) as session:
-            attributor = Attributor(session, runtime.settings.provider, timedelta(
-                seconds=runtime.settings.attribution.clock_skew_seconds))
+            attributor = Attributor(
+                session,
+                runtime.settings.provider,
+                timedelta(seconds=runtime.settings.attribution.clock_skew_seconds),
+            )
             answer = attributor.attribute_ip(ip, port, moment)
-            record_access(session, actor=_actor(), action="attribute", subject=answer.ip or ip,
-                          now=runtime.now(), reason=reason,
-                          detail={"port": port, "at": iso_jst(moment)})
+            record_access(
+                session,
+                actor=_actor(),
+                action="attribute",
+                subject=answer.ip or ip,
+                now=runtime.now(),
+                reason=reason,
+                detail={"port": port, "at": iso_jst(moment)},
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
         _emit(answer.as_json())
         return
     holder = answer.subscriber_id or "nobody named"
-    out.print(f"{answer.ip}{f':{port}' if port is not None else ''} at {iso_jst(moment)}: "
-              f"{holder} — {answer.reason}", highlight=False)
+    out.print(
+        f"{answer.ip}{f':{port}' if port is not None else ''} at {iso_jst(moment)}: "
+        f"{holder} — {answer.reason}",
+        highlight=False,
+    )
     if answer.candidates:
         out.print(f"candidates: {', '.join(answer.candidates)}", highlight=False)
     for item in answer.evidence:
@@ -228,8 +260,14 @@ def ingest(
             failed = True
             _report_outcome(intake.Outcome(name, error=f"cannot read: {exc.strerror}"), as_json)
             continue
-        for outcome in intake.ingest(runtime.factory, runtime.settings, data,
-                                     None if name == "-" else name, runtime.now(), _actor()):
+        for outcome in intake.ingest(
+            runtime.factory,
+            runtime.settings,
+            data,
+            None if name == "-" else name,
+            runtime.now(),
+            _actor(),
+        ):
             failed |= outcome.error is not None
             _report_outcome(outcome, as_json)
     if failed:
@@ -249,8 +287,11 @@ def _print_complaint(line: dict[str, Any]) -> None:
     target = line["source_ip"] or line["domain"] or "?"
     holder = line["subscriber_id"] or ("not ours" if not line["in_network"] else "unattributed")
     dup = " (duplicate)" if line.get("duplicate") else ""
-    out.print(f"#{line['complaint_id']}{dup} {line['kind']}/{line['category']} {target} "
-              f"at {line['observed_at']} → {holder}: {line['attribution']}", highlight=False)
+    out.print(
+        f"#{line['complaint_id']}{dup} {line['kind']}/{line['category']} {target} "
+        f"at {line['observed_at']} → {holder}: {line['attribution']}",
+        highlight=False,
+    )
 
 
 @intake_app.command("retry")
@@ -261,8 +302,9 @@ def intake_retry(
 ) -> None:
     """Finish documents that were stored but not recorded (after a crash), or retry failures."""
     runtime = _runtime(ctx)
-    outcomes = intake.retry_pending(runtime.factory, runtime.settings, runtime.now(), _actor(),
-                                    include_failed=failed)
+    outcomes = intake.retry_pending(
+        runtime.factory, runtime.settings, runtime.now(), _actor(), include_failed=failed
+    )
     for outcome in outcomes:
         _report_outcome(outcome, as_json)
     if any(o.error for o in outcomes):
@@ -270,21 +312,29 @@ def intake_retry(
 
 
 @intake_app.command("failures")
-def intake_failures(ctx: typer.Context,
-                    as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def intake_failures(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
     """Documents that could not be parsed, kept for an operator to look at."""
     with db.unit_of_work(_runtime(ctx).factory) as session:
-        rows = session.execute(select(Document.id, Document.filename, Document.received_at,
-                                      Document.error).where(Document.status == "failed")
-                               .order_by(Document.id)).all()
+        rows = session.execute(
+            select(Document.id, Document.filename, Document.received_at, Document.error)
+            .where(Document.status == "failed")
+            .order_by(Document.id)
+        ).all()
     for row in rows:
-        line = {"document_id": row.id, "file": row.filename,
-                "received_at": iso_jst(row.received_at), "error": row.error}
+        line = {
+            "document_id": row.id,
+            "file": row.filename,
+            "received_at": iso_jst(row.received_at),
+            "error": row.error,
+        }
         if as_json:
             _emit(line)
         else:
-            out.print(f"{row.id}\t{row.filename}\t{line['received_at']}\t{row.error}",
-                      highlight=False)
+            out.print(
+                f"{row.id}\t{row.filename}\t{line['received_at']}\t{row.error}", highlight=False
+            )
 
 
 @complaints_app.command("list")
@@ -309,8 +359,9 @@ def complaints_show(
     ctx: typer.Context,
     complaint_id: Annotated[int, typer.Argument()],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail)")] =
-        "operator review",
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (kept in the audit trail)")
+    ] = "operator review",
 ) -> None:
     """One complaint with its evidence, attribution and the complainant (audited)."""
     runtime = _runtime(ctx)
@@ -321,22 +372,41 @@ def complaints_show(
         line = intake.Outcome(f"document {complaint.document_id}", complaint).as_json()
         who = complaint.complainant
         line |= {
-            "evidence": complaint.evidence, "details": complaint.details,
+            "evidence": complaint.evidence,
+            "details": complaint.details,
             "attribution_evidence": complaint.attribution.get("evidence", []),
-            "complainant": None if who is None else {
-                "name": who.name, "email": who.email, "organisation": who.organisation,
-                "postal_address": who.postal_address, "phone": who.phone,
+            "complainant": None
+            if who is None
+            else {
+                "name": who.name,
+                "email": who.email,
+                "organisation": who.organisation,
+                "postal_address": who.postal_address,
+                "phone": who.phone,
                 "message_id": who.message_id,
-                "consents_to_disclosure": who.consents_to_disclosure},
+                "consents_to_disclosure": who.consents_to_disclosure,
+            },
         }
-        record_access(session, actor=_actor(), action="view-complaint",
-                      subject=f"complaint {complaint_id}", now=runtime.now(), reason=reason)
+        record_access(
+            session,
+            actor=_actor(),
+            action="view-complaint",
+            subject=f"complaint {complaint_id}",
+            now=runtime.now(),
+            reason=reason,
+        )
     if as_json:
         _emit(line)
         return
     _print_complaint(line)
-    out.print(json.dumps({k: line[k] for k in ("complainant", "details", "attribution_evidence")},
-                         ensure_ascii=False, indent=2), highlight=False)
+    out.print(
+        json.dumps(
+            {k: line[k] for k in ("complainant", "details", "attribution_evidence")},
+            ensure_ascii=False,
+            indent=2,
+        ),
+        highlight=False,
+    )
     out.print(line["evidence"], markup=False, highlight=False)
 
 
@@ -375,8 +445,9 @@ def demo_load(ctx: typer.Context) -> None:
             report = import_lines(session, kind, _read_lines(path), path.name)
         out.print(f"{path.name}: {report.added} added, {report.unchanged} unchanged")
     for path in sorted((DEMO / "complaints").iterdir()):
-        for outcome in intake.ingest(runtime.factory, runtime.settings, path.read_bytes(),
-                                     path.name, runtime.now(), _actor()):
+        for outcome in intake.ingest(
+            runtime.factory, runtime.settings, path.read_bytes(), path.name, runtime.now(), _actor()
+        ):
             _report_outcome(outcome, as_json=False)
 
 

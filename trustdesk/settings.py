@@ -1,8 +1,9 @@
 """Settings: one class per section of ``trustdesk.toml``, overridable by ``TRUSTDESK_*`` variables.
 
-The file is named by ``--config`` or ``TRUSTDESK_CONFIG``; the database by ``TRUSTDESK_DATABASE_URL``
-(default: an embedded SQLite file ``./trustdesk.db``). Environment variables win over the file so
-that one file can serve several deployments (``TRUSTDESK_PROVIDER__NAME=...``).
+The file is named by ``--config`` or ``TRUSTDESK_CONFIG``; the database by
+``TRUSTDESK_DATABASE_URL`` (default: an embedded SQLite file ``./trustdesk.db``). Environment
+variables win over the file so that one file can serve several deployments
+(``TRUSTDESK_PROVIDER__NAME=...``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from trustdesk.attribution.addresses import parse_ip
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -49,7 +52,7 @@ class ProviderSettings(BaseModel):
 
     def owns(self, address: str) -> bool:
         """Whether ``address`` lies in the provider's announced networks."""
-        ip = ipaddress.ip_address(address)
+        ip = parse_ip(address)
         return any(ip.version == net.version and ip in net for net in self.networks)
 
 

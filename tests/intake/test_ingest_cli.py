@@ -19,24 +19,35 @@ from trustdesk.intake.service import store_document
 Run = Callable[..., Any]
 
 EXPECTED = {
-    "static_direct.eml": [
-        ("spam", "198.51.100.61", None, "2026-10-20T11:20:04+09:00", "C2001")],
+    "static_direct.eml": [("spam", "198.51.100.61", None, "2026-10-20T11:20:04+09:00", "C2001")],
     "smarthost_dynamic.eml": [
-        ("spam", "198.51.100.201", None, "2026-10-20T09:30:07+09:00", "C2002")],
-    "arf_cgnat_port.eml": [
-        ("spam", "203.0.113.140", 20800, "2026-10-20T11:00:00+09:00", "C2006")],
+        ("spam", "198.51.100.201", None, "2026-10-20T09:30:07+09:00", "C2002")
+    ],
+    "arf_cgnat_port.eml": [("spam", "203.0.113.140", 20800, "2026-10-20T11:00:00+09:00", "C2006")],
     "xarf_login_attack.eml": [
-        ("abuse", "198.51.100.45", None, "2026-10-20T12:12:00+09:00", "C2003")],
+        ("abuse", "198.51.100.45", None, "2026-10-20T12:12:00+09:00", "C2003")
+    ],
     "takedown_request.json": [
-        ("takedown", "203.0.113.40", None, "2026-10-20T15:00:00+09:00", "C2003")],
+        ("takedown", "203.0.113.40", None, "2026-10-20T15:00:00+09:00", "C2003")
+    ],
     "2026-10-20-scan_telnet-asn-jp.csv": [
         ("vulnerable_device", "198.51.100.61", 23, "2026-10-20T09:35:12+09:00", "C2001"),
         ("vulnerable_device", "198.51.100.201", 23, "2026-10-20T09:35:40+09:00", "C2002"),
         ("vulnerable_device", "192.0.2.99", 23, "2026-10-20T09:36:02+09:00", None),
     ],
 }
-CONTRACT_FIELDS = {"kind", "category", "source_ip", "source_port", "observed_at", "in_network",
-                   "subscriber_id", "candidates", "complaint_id", "duplicate"}
+CONTRACT_FIELDS = {
+    "kind",
+    "category",
+    "source_ip",
+    "source_port",
+    "observed_at",
+    "in_network",
+    "subscriber_id",
+    "candidates",
+    "complaint_id",
+    "duplicate",
+}
 
 
 def ingest(cli: Run, *paths: Path | str, input: bytes | None = None) -> tuple[int, list[dict]]:
@@ -49,8 +60,16 @@ def ingest(cli: Run, *paths: Path | str, input: bytes | None = None) -> tuple[in
 def test_each_fixture_is_attributed(cli: Run, name: str) -> None:
     code, lines = ingest(cli, COMPLAINTS / name)
     assert code == 0, lines
-    got = [(line["kind"], line["source_ip"], line["source_port"], line["observed_at"],
-            line["subscriber_id"]) for line in lines]
+    got = [
+        (
+            line["kind"],
+            line["source_ip"],
+            line["source_port"],
+            line["observed_at"],
+            line["subscriber_id"],
+        )
+        for line in lines
+    ]
     assert got == EXPECTED[name]
     for line in lines:
         assert CONTRACT_FIELDS <= set(line)
@@ -66,8 +85,7 @@ def test_takedown_is_tied_to_the_hosted_site(cli: Run) -> None:
 
 
 @pytest.mark.usefixtures("examplenet")
-def test_same_complaint_twice_is_one_complaint(cli: Run, factory: sessionmaker[Session]
-                                              ) -> None:
+def test_same_complaint_twice_is_one_complaint(cli: Run, factory: sessionmaker[Session]) -> None:
     everything = sorted(COMPLAINTS.iterdir())
     _, first = ingest(cli, *everything)
     _, second = ingest(cli, *everything)
@@ -83,18 +101,26 @@ def test_redelivered_mail_with_new_top_hop_is_a_duplicate(cli: Run, tmp_path: Pa
     redelivered = tmp_path / "again.eml"
     redelivered.write_bytes(
         b"Received: from mx2.example.net (mx2.example.net [203.0.113.9]) by mbox.example.net"
-        b" with ESMTP id ZZ; Tue, 20 Oct 2026 13:05:00 +0900\n" + original)
+        b" with ESMTP id ZZ; Tue, 20 Oct 2026 13:05:00 +0900\n" + original
+    )
     _, [first] = ingest(cli, COMPLAINTS / "static_direct.eml")
     _, [again] = ingest(cli, redelivered)
     assert again["duplicate"] is True and again["complaint_id"] == first["complaint_id"]
 
 
 @pytest.mark.usefixtures("examplenet")
-def test_complainant_never_appears_in_the_ingest_output(cli: Run,
-                                                         factory: sessionmaker[Session]) -> None:
+def test_complainant_never_appears_in_the_ingest_output(
+    cli: Run, factory: sessionmaker[Session]
+) -> None:
     result = cli("ingest", "--json", *map(str, sorted(COMPLAINTS.iterdir())))
-    for secret in ("kujo@recipient.example", "Complainant", "小林", "kobayashi@claimant.example",
-                   "fwd-h1@recipient.example", "fbl@bigmail.example"):
+    for secret in (
+        "kujo@recipient.example",
+        "Complainant",
+        "小林",
+        "kobayashi@claimant.example",
+        "fwd-h1@recipient.example",
+        "fbl@bigmail.example",
+    ):
         assert secret not in result.stdout
     with unit_of_work(factory) as session:
         stored = session.scalars(select(ComplainantIdentity.email)).all()
@@ -103,23 +129,28 @@ def test_complainant_never_appears_in_the_ingest_output(cli: Run,
 
 @pytest.mark.usefixtures("examplenet")
 def test_bad_files_are_reported_kept_and_do_not_stop_the_batch(
-        cli: Run, tmp_path: Path, factory: sessionmaker[Session]) -> None:
+    cli: Run, tmp_path: Path, factory: sessionmaker[Session]
+) -> None:
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(bytes(range(256)) * 4)
     empty = tmp_path / "empty.eml"
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.json"
     truncated.write_bytes((COMPLAINTS / "takedown_request.json").read_bytes()[:120])
-    code, lines = ingest(cli, garbage, COMPLAINTS / "static_direct.eml", empty, truncated,
-                         tmp_path / "missing.eml")
+    code, lines = ingest(
+        cli, garbage, COMPLAINTS / "static_direct.eml", empty, truncated, tmp_path / "missing.eml"
+    )
     assert code == 1
     errors = {Path(line["file"]).name: line["error"] for line in lines if "error" in line}
     assert set(errors) == {"garbage.bin", "empty.eml", "truncated.json", "missing.eml"}
     assert all(errors.values())
     assert [line["source_ip"] for line in lines if "error" not in line] == ["198.51.100.61"]
     failures = json_lines(cli("intake", "failures", "--json").stdout)
-    assert {Path(f["file"]).name for f in failures} == {"garbage.bin", "empty.eml",
-                                                        "truncated.json"}
+    assert {Path(f["file"]).name for f in failures} == {
+        "garbage.bin",
+        "empty.eml",
+        "truncated.json",
+    }
     with unit_of_work(factory) as session:
         kept = session.scalars(select(Document).where(Document.status == "failed")).all()
         assert any(doc.content == bytes(range(256)) * 4 for doc in kept)
@@ -133,12 +164,18 @@ def test_stdin_is_one_message(cli: Run) -> None:
 
 @pytest.mark.usefixtures("examplenet")
 def test_a_document_stored_before_a_crash_is_finished_by_retry(
-        cli: Run, factory: sessionmaker[Session]) -> None:
+    cli: Run, factory: sessionmaker[Session]
+) -> None:
     """The raw mail is committed first; if the process dies before the complaint is recorded,
     ``intake retry`` records it."""
     with unit_of_work(factory) as session:
-        store_document(session, (COMPLAINTS / "smarthost_dynamic.eml").read_bytes(),
-                       "smarthost_dynamic.eml", datetime(2026, 10, 20, 4, tzinfo=UTC), 1 << 20)
+        store_document(
+            session,
+            (COMPLAINTS / "smarthost_dynamic.eml").read_bytes(),
+            "smarthost_dynamic.eml",
+            datetime(2026, 10, 20, 4, tzinfo=UTC),
+            1 << 20,
+        )
     result = cli("intake", "retry", "--json")
     assert result.exit_code == 0
     [line] = json_lines(result.stdout)
@@ -146,8 +183,9 @@ def test_a_document_stored_before_a_crash_is_finished_by_retry(
     assert json_lines(cli("intake", "retry", "--json").stdout) == []
 
 
-def test_oversize_document_is_refused_with_a_reason(cli: Run, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversize_document_is_refused_with_a_reason(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRUSTDESK_INTAKE__MAX_DOCUMENT_BYTES", "1000")
     big = tmp_path / "big.eml"
     big.write_bytes((COMPLAINTS / "static_direct.eml").read_bytes() * 3)

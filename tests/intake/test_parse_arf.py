@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import FIXTURES, REAL_WORLD
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
+from trustdesk.timeutil import JST
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures"
-REAL = FIXTURES / "real-world"
-JST = timezone(timedelta(hours=9))
+REAL = REAL_WORLD
+
 
 # Source-IP as each report states it (fixtures real-world/*), normalised by ipaddress.
 SOURCE_IP = {
@@ -163,8 +163,14 @@ def test_a_blank_first_line_in_the_feedback_part_is_tolerated() -> None:
 
 @pytest.mark.parametrize(
     ("feedback_type", "category"),
-    [("abuse", "abuse"), ("Fraud", "fraud"), ("virus", "virus"), ("not-spam", "not-spam"),
-     ("auth-failure", "auth-failure"), ("other", "other")],
+    [
+        ("abuse", "abuse"),
+        ("Fraud", "fraud"),
+        ("virus", "virus"),
+        ("not-spam", "not-spam"),
+        ("auth-failure", "auth-failure"),
+        ("other", "other"),
+    ],
 )
 def test_category_is_the_feedback_type(feedback_type: str, category: str) -> None:
     [report] = parse(arf("Source-IP: 192.0.2.200\n", feedback_type=feedback_type))

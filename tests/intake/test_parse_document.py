@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import FIXTURES
 from trustdesk.intake import parse as parse_module
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import Report, UnparseableDocument
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures"
 RELAYS = ("203.0.113.25", "203.0.113.26")
 SS = "real-world/shadowserver/"
 
@@ -29,16 +28,36 @@ EXPECTED: dict[str, tuple[str, int, str | None]] = {
     "examplenet/complaints/xarf_login_attack.eml": ("xarf-0.2", 1, "198.51.100.45"),
     "real-world/blocklistde/Blocklistde_Example_1.eml": ("xarf-0.2", 1, "10.0.2.150"),
     "real-world/blocklistde/Blocklistde_Example_2.eml": (
-        "xarf-0.2", 1, "fdf1:cb9d:f59e:19b0::33:4f"),
+        "xarf-0.2",
+        1,
+        "fdf1:cb9d:f59e:19b0::33:4f",
+    ),
     **{
         f"real-world/feedback-loop/{name}_example_{n}.eml": ("arf", 1, f"10.17.18.{ip}")
         for name, n, ip in [
-            ("AOL", 1, 1), ("AOL", 2, 2), ("Bluetie", 1, 3), ("Bluetie", 2, 4),
-            ("Comcast", 1, 5), ("Comcast", 2, 6), ("Cox", 1, 7), ("Cox", 2, 8),
-            ("Fastmail", 1, 9), ("Fastmail", 2, 11), ("OpenSRS", 1, 12), ("OpenSRS", 2, 13),
-            ("Rackspace", 1, 14), ("Rackspace", 2, 15), ("RoadRunner", 1, 16),
-            ("RoadRunner", 2, 20), ("Synacor", 1, 21), ("USANet", 1, 23), ("USANet", 2, 24),
-            ("Yahoo", 1, 25), ("Yahoo", 2, 26), ("Zoho", 1, 28), ("Zoho", 2, 29),
+            ("AOL", 1, 1),
+            ("AOL", 2, 2),
+            ("Bluetie", 1, 3),
+            ("Bluetie", 2, 4),
+            ("Comcast", 1, 5),
+            ("Comcast", 2, 6),
+            ("Cox", 1, 7),
+            ("Cox", 2, 8),
+            ("Fastmail", 1, 9),
+            ("Fastmail", 2, 11),
+            ("OpenSRS", 1, 12),
+            ("OpenSRS", 2, 13),
+            ("Rackspace", 1, 14),
+            ("Rackspace", 2, 15),
+            ("RoadRunner", 1, 16),
+            ("RoadRunner", 2, 20),
+            ("Synacor", 1, 21),
+            ("USANet", 1, 23),
+            ("USANet", 2, 24),
+            ("Yahoo", 1, 25),
+            ("Yahoo", 2, 26),
+            ("Zoho", 1, 28),
+            ("Zoho", 2, 29),
         ]
     },
     "real-world/feedback-loop/Synacor_example_2.eml": ("arf", 1, "10.18.19.20"),
@@ -46,7 +65,11 @@ EXPECTED: dict[str, tuple[str, int, str | None]] = {
     "real-world/spamexperts/2.eml": ("arf", 1, "192.168.1.12"),
     **{f"real-world/spamexperts/{n}.eml": ("arf", 1, "10.0.2.35") for n in range(3, 11)},
     "real-world/spamexperts/11.eml": ("arf", 1, "fdf1:cb9d:f59e:19b0::122"),
-    SS + "2015-01-01-dns_openresolver-sample-asn.csv.zip.eml": ("shadowserver", 5, "208.70.149.107"),
+    SS + "2015-01-01-dns_openresolver-sample-asn.csv.zip.eml": (
+        "shadowserver",
+        5,
+        "208.70.149.107",
+    ),
     SS + "2015-01-01-scan_ipmi-sample-asn.csv.zip.eml": ("shadowserver", 9, "199.238.169.219"),
     SS + "2015-01-01-scan_memcached-sample-asn.csv.zip.eml": ("shadowserver", 9, "167.160.165.190"),
     SS + "2015-01-01-scan_mssql-sample-asn.csv.zip.eml": ("shadowserver", 10, "110.88.113.98"),
@@ -58,7 +81,10 @@ EXPECTED: dict[str, tuple[str, int, str | None]] = {
     SS + "2015-01-01-scan_snmp-sample-asn.csv.zip.eml": ("shadowserver", 10, "129.113.21.93"),
     SS + "2015-01-01-scan_ssdp-sample-asn.csv.zip.eml": ("shadowserver", 9, "67.193.128.173"),
     SS + "2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml": (
-        "shadowserver", 8, "202.86.21.11"),
+        "shadowserver",
+        8,
+        "202.86.21.11",
+    ),
     SS + "2019-01-06-scan_afp-sample-ip.csv.zip.eml": ("shadowserver", 2, "127.0.6.59"),
     SS + "2019-10-15-scan_dns-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
     SS + "2019-10-15-scan_ftp-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
@@ -67,7 +93,11 @@ EXPECTED: dict[str, tuple[str, int, str | None]] = {
     SS + "2019-10-15-scan_rsync-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
 }
 ALL_FILES = sorted(
-    p for p in [*(FIXTURES / "examplenet/complaints").iterdir(), *(FIXTURES / "real-world").rglob("*")]
+    p
+    for p in [
+        *(FIXTURES / "examplenet/complaints").iterdir(),
+        *(FIXTURES / "real-world").rglob("*"),
+    ]
     if p.is_file() and p.name != "README.md"
 )
 FIXTURE_BYTES = [path.read_bytes() for path in ALL_FILES]
@@ -90,7 +120,16 @@ def check(data: bytes, filename: str | None) -> list[Report]:
         if report.source_ip is not None:
             assert str(ipaddress.ip_address(report.source_ip)) == report.source_ip
         assert report.source_port is None or 0 <= report.source_port <= 65535
-        json.dumps(report.details, default=str)
+        texts = [
+            report.evidence,
+            report.category,
+            *report.warnings,
+            *report.fingerprint,
+            *(v for v in vars(report.complainant).values() if isinstance(v, str)),
+        ]
+        # stored as UTF-8 text: no unpaired surrogates anywhere
+        "".join(texts).encode("utf-8")
+        json.dumps(report.details, default=str, ensure_ascii=False).encode("utf-8")
     return reports
 
 
@@ -203,3 +242,53 @@ def test_mutated_and_truncated_fixtures_never_raise_anything_else(
 @given(st.sampled_from(FIXTURE_BYTES), st.data())
 def test_every_prefix_of_a_fixture_is_handled(data: bytes, draw: st.DataObject) -> None:
     check(data[: draw.draw(st.integers(0, len(data)))], None)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(["198.51.100.7", "2026-10-20T09:30", "https://x.example/a", "a@b.example"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+FORM_KEYS = [
+    "requester",
+    "reporter",
+    "url",
+    "information",
+    "infringed_right",
+    "reason",
+    "disclose_name_to_sender",
+    "documents",
+    "submitted_at",
+    "message",
+    "ip",
+    "host",
+    "occurred_at",
+    "category",
+    "details",
+    "ReportClass",
+    "ReportType",
+    "SourceIp",
+    "SourceUrl",
+    "SourcePort",
+    "Date",
+    "ReportID",
+]
+
+
+@FUZZ
+@given(
+    st.dictionaries(st.sampled_from(FORM_KEYS), JSON_VALUES, max_size=8),
+    st.sampled_from(["takedown", "spam", "abuse", "Report"]),
+)
+def test_random_json_documents_never_raise_anything_else(
+    fields: dict[str, object], kind: str
+) -> None:
+    document = {"Report": fields} if kind == "Report" else {**fields, "kind": kind}
+    check(json.dumps(document).encode(), "x.json")

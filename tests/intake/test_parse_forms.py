@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from tests.conftest import COMPLAINTS
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import Report, UnparseableDocument
+from trustdesk.timeutil import JST
 
-TAKEDOWN = Path(__file__).resolve().parents[3] / (
-    "shared/fixtures/examplenet/complaints/takedown_request.json"
-)
-JST = timezone(timedelta(hours=9))
+TAKEDOWN = COMPLAINTS / "takedown_request.json"
+
 RELAYS = ("203.0.113.25", "203.0.113.26")
 REPORTER = {"name": "佐藤 花子", "email": "hanako@victim.example", "phone": "090-0000-0000"}
 SPAM = (
@@ -40,18 +39,28 @@ def takedown(**changes: Any) -> dict[str, Any]:
 def test_takedown_fixture() -> None:
     [report] = parse_document(TAKEDOWN.read_bytes(), TAKEDOWN.name, RELAYS)
     assert (report.kind, report.category, report.source_format) == (
-        "takedown", "defamation", "form")
+        "takedown",
+        "defamation",
+        "form",
+    )
     assert report.url == "https://blog.sample.example.jp/review/123"
     assert report.domain == "blog.sample.example.jp"
     assert report.source_ip is None  # attribution resolves the hosted site
     assert report.observed_at == datetime(2026, 10, 20, 15, tzinfo=JST)
     who = report.complainant
     assert (who.name, who.email, who.phone, who.postal_address) == (
-        "小林 誠", "kobayashi@claimant.example", "03-0000-0000", "東京都千代田区千代田1-1")
+        "小林 誠",
+        "kobayashi@claimant.example",
+        "03-0000-0000",
+        "東京都千代田区千代田1-1",
+    )
     assert who.consents_to_disclosure is False
     assert report.details["information"] == "「小林誠は詐欺師だ」という書き込み"
     assert report.details["documents"][1] == {
-        "type": "seal_certificate", "sealed": None, "issued_on": "2026-10-15"}
+        "type": "seal_certificate",
+        "sealed": None,
+        "issued_on": "2026-10-15",
+    }
     assert report.details["requester_is_agent"] is False
     assert report.fingerprint[0] == "form" and len(report.fingerprint[1]) == 64
 
@@ -84,8 +93,10 @@ def test_the_same_form_has_one_fingerprint_whatever_its_layout() -> None:
         ({"infringed_right": "libel"}, "infringed_right"),
         ({"disclose_name_to_sender": "yes"}, "disclose_name_to_sender"),
         ({"submitted_at": "2026-10-20T15:00:00"}, "submitted_at"),
-        ({"requester": {"name": "x", "address": "y", "email": "not-mail", "phone": "1"}},
-         "requester.email"),
+        (
+            {"requester": {"name": "x", "address": "y", "email": "not-mail", "phone": "1"}},
+            "requester.email",
+        ),
         ({"documents": [{"type": "passport"}]}, "documents.0.type"),
         ({"surprise": 1}, "surprise"),
     ],
@@ -118,7 +129,11 @@ def abuse(**changes: Any) -> dict[str, Any]:
 def test_abuse_form_time_without_offset_is_jst() -> None:
     """SPEC §1: the form asks for the date and time in JST."""
     report = parse(abuse())
-    assert (report.kind, report.category, report.source_ip) == ("abuse", "intrusion", "198.51.100.45")
+    assert (report.kind, report.category, report.source_ip) == (
+        "abuse",
+        "intrusion",
+        "198.51.100.45",
+    )
     assert report.observed_at == datetime(2026, 10, 20, 9, 30, tzinfo=JST)
     assert report.complainant.email == "hanako@victim.example"
     assert "hanako" not in report.evidence and "reporter" not in report.details
@@ -152,8 +167,14 @@ def test_invalid_abuse_forms_are_refused(changes: dict[str, Any], message: str) 
 
 
 def spam_form(**changes: Any) -> dict[str, Any]:
-    return {"kind": "spam", "reporter": REPORTER, "message": SPAM, "comment": "毎日届きます",
-            "submitted_at": "2026-10-20T12:00:00+09:00", **changes}
+    return {
+        "kind": "spam",
+        "reporter": REPORTER,
+        "message": SPAM,
+        "comment": "毎日届きます",
+        "submitted_at": "2026-10-20T12:00:00+09:00",
+        **changes,
+    }
 
 
 def test_spam_form_is_read_like_a_forwarded_spam() -> None:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from email.message import Message
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import COMPLAINTS
 from trustdesk.intake import mail
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
+from trustdesk.timeutil import JST
 
-COMPLAINTS = Path(__file__).resolve().parents[3] / "shared/fixtures/examplenet/complaints"
 RELAYS = ("203.0.113.25", "203.0.113.26")
-JST = timezone(timedelta(hours=9))
+
 SPAM_HOP = (
     "from mail.spammer.example (mail.spammer.example [198.51.100.77]) by mx.recipient.example "
     "(Postfix) with ESMTP id 9X; Tue, 20 Oct 2026 10:00:00 +0900"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FIXTURES
 from trustdesk.intake import shadowserver
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures"
 TELNET = FIXTURES / "examplenet/complaints/2026-10-20-scan_telnet-asn-jp.csv"
 MAILED = sorted((FIXTURES / "real-world/shadowserver").glob("*.eml"))
 HEADER = '"timestamp","ip","protocol","port","hostname","tag","src_port"\n'
@@ -30,23 +30,27 @@ def attached_csv(path: Path) -> tuple[str, str]:
     """The CSV inside a mailed fixture, read independently of the parser (the test's oracle)."""
     msg = email.message_from_bytes(path.read_bytes())
     for part in msg.walk():
-        if part.get_filename():
-            archive = zipfile.ZipFile(io.BytesIO(part.get_payload(decode=True)))
+        payload = part.get_payload(decode=True)
+        if part.get_filename() and isinstance(payload, bytes):
+            archive = zipfile.ZipFile(io.BytesIO(payload))
             [member] = archive.namelist()
             return member, archive.read(member).decode()
     raise AssertionError(f"{path.name} has no attachment")
 
 
-def mail_with(filename: str, content: bytes, message_id: str = "<ss-1@shadowserver.example>"
-              ) -> bytes:
-    payload = base64.encodebytes(content).decode()
+def mail_with(*files: tuple[str, bytes], message_id: str = "<ss-1@shadowserver.example>") -> bytes:
+    """A Shadowserver-style mail with each (file name, content) attached in base64."""
+    parts = "".join(
+        f"--s\nContent-Type: application/octet-stream; name={name}\n"
+        f"Content-Transfer-Encoding: base64\nContent-Disposition: attachment; "
+        f"filename={name}\n\n{base64.encodebytes(content).decode()}\n"
+        for name, content in files
+    )
     return (
         f"From: Shadowserver <autoreports@shadowserver.example>\nMessage-ID: {message_id}\n"
         "Subject: report\nMIME-Version: 1.0\n"
         'Content-Type: multipart/mixed; boundary="s"\n\n--s\nContent-Type: text/plain\n\nhi\n'
-        f"--s\nContent-Type: application/octet-stream; name={filename}\n"
-        f"Content-Transfer-Encoding: base64\nContent-Disposition: attachment; "
-        f"filename={filename}\n\n{payload}\n--s--\n"
+        f"{parts}--s--\n"
     ).encode()
 
 
@@ -60,13 +64,24 @@ def zipped(name: str, content: bytes) -> bytes:
 def test_examplenet_telnet_scan() -> None:
     reports = parse(TELNET.read_bytes(), TELNET.name)
     assert [(r.source_ip, r.source_port) for r in reports] == [
-        ("198.51.100.61", 23), ("198.51.100.201", 23), ("192.0.2.99", 23)]
+        ("198.51.100.61", 23),
+        ("198.51.100.201", 23),
+        ("192.0.2.99", 23),
+    ]
     first = reports[0]
     assert (first.kind, first.category, first.source_format) == (
-        "vulnerable_device", "scan_telnet", "shadowserver")
+        "vulnerable_device",
+        "scan_telnet",
+        "shadowserver",
+    )
     assert first.observed_at == datetime(2026, 10, 20, 0, 35, 12, tzinfo=UTC)
     assert first.fingerprint == (
-        "shadowserver", "scan_telnet", "198.51.100.61", "23", "2026-10-20T00:35:12+00:00")
+        "shadowserver",
+        "scan_telnet",
+        "198.51.100.61",
+        "23",
+        "2026-10-20T00:35:12+00:00",
+    )
     lines = TELNET.read_text().splitlines(keepends=True)
     assert first.evidence == lines[0] + lines[1]
     assert first.complainant.organisation == "Shadowserver"
@@ -91,7 +106,9 @@ def test_there_are_eighteen_mailed_samples() -> None:
 
 
 def test_sinkhole_drones_are_abuse_and_use_the_source_port() -> None:
-    path = FIXTURES / "real-world/shadowserver/2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml"
+    path = (
+        FIXTURES / "real-world/shadowserver/2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml"
+    )
     first = parse(path.read_bytes())[0]
     assert (first.kind, first.source_ip, first.source_port) == ("abuse", "202.86.21.11", 8726)
 
@@ -131,8 +148,8 @@ def test_kind_of(report_type: str, kind: str, known: bool) -> None:
 def test_the_same_row_in_a_file_and_in_a_mail_has_one_fingerprint() -> None:
     data = TELNET.read_bytes()
     from_file = parse(data, TELNET.name)
-    from_zip_mail = parse(mail_with(TELNET.name + ".zip", zipped(TELNET.name, data)))
-    from_csv_mail = parse(mail_with(TELNET.name, data), None)
+    from_zip_mail = parse(mail_with((TELNET.name + ".zip", zipped(TELNET.name, data))))
+    from_csv_mail = parse(mail_with((TELNET.name, data)), None)
     from_bare_zip = parse(zipped(TELNET.name, data), TELNET.name + ".zip")
     expected = [r.fingerprint for r in from_file]
     for other in (from_zip_mail, from_csv_mail, from_bare_zip):
@@ -151,7 +168,9 @@ def test_bad_rows_are_skipped_and_named_on_the_first_report() -> None:
     )
     reports = parse(text.encode(), "2026-10-20-scan_telnet-asn.csv")
     assert [(r.source_ip, r.source_port) for r in reports] == [
-        ("198.51.100.1", 23), ("2001:db8::4", 40000)]
+        ("198.51.100.1", 23),
+        ("2001:db8::4", 40000),
+    ]
     assert reports[0].warnings == (
         "2026-10-20-scan_telnet-asn.csv: line 3: bad timestamp 'not a time'",
         "2026-10-20-scan_telnet-asn.csv: line 4: bad IP address 'XX.YY.ZZ.6'",
@@ -199,9 +218,10 @@ def test_a_huge_csv() -> None:
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(
-        "2026-10-20-scan_telnet-asn.csv", "w", force_zip64=True
-    ) as member:
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("2026-10-20-scan_telnet-asn.csv", "w", force_zip64=True) as member,
+    ):
         member.write(HEADER.encode())
         zeros = bytes(1 << 24)
         for _ in range(17):  # 272 MiB of zeros, a few hundred KiB zipped
@@ -209,7 +229,7 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated() -> None:
     bomb = buffer.getvalue()
     assert len(bomb) < 2 << 20
     with pytest.raises(UnparseableDocument, match="zip bomb"):
-        parse(mail_with("bomb.csv.zip", bomb))
+        parse(mail_with(("bomb.csv.zip", bomb)))
 
 
 def test_a_member_larger_than_it_claims_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,10 +239,21 @@ def test_a_member_larger_than_it_claims_is_refused(monkeypatch: pytest.MonkeyPat
         parse(data, "x.csv.zip")
 
 
+def test_the_inflation_limit_counts_every_attachment_of_a_mail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = TELNET.read_bytes()
+    monkeypatch.setattr(shadowserver, "MAX_INFLATED_BYTES", len(data) * 3 // 2)
+    one = zipped(TELNET.name, data)
+    assert len(parse(mail_with(("a.csv.zip", one)))) == 3
+    with pytest.raises(UnparseableDocument, match="zip bomb"):
+        parse(mail_with(("a.csv.zip", one), ("b.csv.zip", one)))
+
+
 def test_a_corrupt_zip_is_unparseable() -> None:
     data = zipped(TELNET.name, TELNET.read_bytes())
     with pytest.raises(UnparseableDocument, match="zip archive"):
-        parse(mail_with("x.csv.zip", data[: len(data) // 2]))
+        parse(mail_with(("x.csv.zip", data[: len(data) // 2])))
 
 
 def test_a_zip_without_a_shadowserver_csv_is_unparseable() -> None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import FIXTURES
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared/fixtures"
 
 
 def parse(data: bytes, filename: str = "report.eml") -> list:
@@ -44,8 +42,10 @@ def test_login_attack_fixture() -> None:
 
 @pytest.mark.parametrize(
     ("name", "ip"),
-    [("Blocklistde_Example_1.eml", "10.0.2.150"),
-     ("Blocklistde_Example_2.eml", "fdf1:cb9d:f59e:19b0::33:4f")],
+    [
+        ("Blocklistde_Example_1.eml", "10.0.2.150"),
+        ("Blocklistde_Example_2.eml", "fdf1:cb9d:f59e:19b0::33:4f"),
+    ],
 )
 def test_blocklist_de_fixtures(name: str, ip: str) -> None:
     """X-XARF: PLAIN, YAML starting with ---, Source-Type ip-address, Port 80."""
@@ -80,7 +80,10 @@ def xarf02(
     name: str = "report.txt",
 ) -> bytes:
     text = report_txt or REPORT_TXT.format(
-        category=category, report_type=report_type, source_type=source_type, source=source,
+        category=category,
+        report_type=report_type,
+        source_type=source_type,
+        source=source,
         date=date,
     )
     return (
@@ -131,10 +134,16 @@ def test_an_ipv6_that_yaml_would_read_as_a_number_stays_an_address() -> None:
 
 
 def test_bad_yaml_falls_back_to_key_value_lines() -> None:
-    text = REPORT_TXT.format(
-        category="abuse", report_type="login-attack", source_type="ipv4",
-        source="198.51.100.46", date="Tue, 20 Oct 2026 03:12:00 +0000",
-    ) + "User-Agent: tool: v1: [broken\n"
+    text = (
+        REPORT_TXT.format(
+            category="abuse",
+            report_type="login-attack",
+            source_type="ipv4",
+            source="198.51.100.46",
+            date="Tue, 20 Oct 2026 03:12:00 +0000",
+        )
+        + "User-Agent: tool: v1: [broken\n"
+    )
     [report] = parse(xarf02(report_txt=text))
     assert report.source_ip == "198.51.100.46"
 
@@ -173,8 +182,13 @@ def xarf_json(report: dict[str, Any], **top: Any) -> dict[str, Any]:
         "DestinationPort": 22,
         "Samples": [{"ContentType": "text/plain", "Payload": "sshd: failed login"}],
     }
-    return {"Version": "2", "ReporterInfo": REPORTER, "Disclosure": True,
-            "Report": {**base, **report}, **top}
+    return {
+        "Version": "2",
+        "ReporterInfo": REPORTER,
+        "Disclosure": True,
+        "Report": {**base, **report},
+        **top,
+    }
 
 
 def as_file(document: dict[str, Any]) -> bytes:
@@ -184,7 +198,11 @@ def as_file(document: dict[str, Any]) -> bytes:
 def test_xarf_json_file() -> None:
     data = as_file(xarf_json({}))
     [report] = parse(data, "report.json")
-    assert (report.kind, report.category, report.source_format) == ("abuse", "LoginAttack", "xarf-4")
+    assert (report.kind, report.category, report.source_format) == (
+        "abuse",
+        "LoginAttack",
+        "xarf-4",
+    )
     assert (report.source_ip, report.source_port) == ("192.0.2.55", 54321)
     assert report.observed_at == datetime(2018, 2, 5, 14, 17, 10, tzinfo=UTC)
     assert report.evidence == data.decode()
@@ -193,7 +211,11 @@ def test_xarf_json_file() -> None:
     assert "samples" not in report.details
     who = report.complainant
     assert (who.organisation, who.email, who.name, who.phone) == (
-        "ExampleOrg", "contact@example.com", "Mr. Example", "+ 01 000 1234567")
+        "ExampleOrg",
+        "contact@example.com",
+        "Mr. Example",
+        "+ 01 000 1234567",
+    )
     assert who.consents_to_disclosure is True
 
 
@@ -217,11 +239,18 @@ def test_xarf_json_kinds(report_class: str, report_type: str, kind: str) -> None
 
 
 def test_copyright_report_names_the_infringing_url() -> None:
-    report = {"ReportClass": "Content", "ReportType": "Copyright", "SourceIp": None,
-              "InfringingUrl": "http://www.badexample.com/song.mp3"}
+    report = {
+        "ReportClass": "Content",
+        "ReportType": "Copyright",
+        "SourceIp": None,
+        "InfringingUrl": "http://www.badexample.com/song.mp3",
+    }
     [found] = parse(as_file(xarf_json(report)), "r.json")
     assert (found.kind, found.url, found.domain) == (
-        "takedown", "http://www.badexample.com/song.mp3", "www.badexample.com")
+        "takedown",
+        "http://www.badexample.com/song.mp3",
+        "www.badexample.com",
+    )
 
 
 def test_xarf_json_fingerprints() -> None:

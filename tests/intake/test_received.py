@@ -793,8 +793,7 @@ def test_helo_alone_never_makes_a_public_hop_inside() -> None:
     origin = find_origin(chain, OUR_RELAYS)
     assert origin.ip == "192.0.2.90"
     assert origin.hop_index == 0
-    assert any("only claims a name in the recipient's domain by HELO" in w
-               for w in origin.warnings)
+    assert any("only claims a name in the recipient's domain by HELO" in w for w in origin.warnings)
 
 
 def test_ipv6_entry_point() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -17,9 +18,15 @@ _V4_MAPPED = 0xFFFF << 32
 _ALL_ONES = (1 << 128) - 1
 
 
+@lru_cache(maxsize=65536)
+def parse_ip(text: str) -> IPAddress:
+    """``ipaddress.ip_address``, remembered: a feed names the same addresses again and again."""
+    return ipaddress.ip_address(text.strip())
+
+
 def normalise_ip(text: str) -> str:
     """The canonical text of an address (``2001:db8::1``, ``192.0.2.1``); raises ValueError."""
-    return str(ipaddress.ip_address(text.strip()))
+    return str(parse_ip(text))
 
 
 def _as_int128(ip: IPAddress) -> int:
@@ -28,7 +35,7 @@ def _as_int128(ip: IPAddress) -> int:
 
 def address_key(text: str | IPAddress) -> bytes:
     """The 16-byte key of one address."""
-    ip = ipaddress.ip_address(text) if isinstance(text, str) else text
+    ip = parse_ip(text) if isinstance(text, str) else text
     return _as_int128(ip).to_bytes(16, "big")
 
 
@@ -40,7 +47,7 @@ def network_key(network: IPNetwork) -> tuple[bytes, int]:
 
 def masked_keys(text: str, lengths: Iterable[int]) -> dict[int, bytes]:
     """The address masked to each prefix length (in the 128-bit space) that could contain it."""
-    ip = ipaddress.ip_address(text)
+    ip = parse_ip(text)
     value = _as_int128(ip)
     floor = 96 if ip.version == 4 else 0
     keys = {}

@@ -10,24 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustdesk.attribution import resolve
+from trustdesk.attribution import queries, resolve
 from trustdesk.attribution.addresses import address_key, masked_keys, normalise_ip
 from trustdesk.attribution.models import (
     HostedSite,
-    PortBlock,
     RadiusSession,
     StaticAssignment,
-    Subscriber,
 )
 from trustdesk.attribution.resolve import Holding
 from trustdesk.settings import ProviderSettings
 from trustdesk.timeutil import iso_jst, require_aware
 
-SESSIONS_PER_ADDRESS = 8
-BLOCKS_PER_ADDRESS = 256
+PREFETCH_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -65,6 +62,10 @@ class Attributor:
         self._skew = skew
         self._lengths: dict[str, list[int]] = {}
         self._server_keys: set[bytes] | None = None
+        self._nat_keys: set[bytes] | None = None
+        self._static_rows: dict[bytes, list[Any]] = {}  # prefetched, by masked network key
+        self._session_rows: dict[bytes, list[Any]] = {}  # prefetched, by address key
+        self._span: tuple[datetime, datetime] | None = None  # instants the prefetch answers
         # Core connection of the same transaction: the hot lookups skip the ORM layer.
         self._core = session.connection()
 
@@ -135,13 +136,71 @@ class Attributor:
             domain=domain,
         )
 
+    def prefetch(self, lookups: list[tuple[str, datetime]]) -> None:
+        """Load, a few queries per 500 addresses, what ``attribute_ip`` needs for these lookups.
+
+        A feed file names thousands of addresses; one query per address per table would bound
+        intake by round trips. Sessions are fetched from each address's anchor — the latest
+        session that began at or before the earliest instant, which supersedes all older ones
+        — up to the latest instant, so the answers are the same as without the prefetch.
+        """
+        owned = [(normalise_ip(ip), at) for ip, at in lookups if self._provider.owns(ip)]
+        if not owned:
+            return
+        low = min(at for _, at in owned) - self._skew
+        high = max(at for _, at in owned) + self._skew
+        ips = sorted({ip for ip, _ in owned})
+        self._span = (low, high)
+        self._static_rows, self._session_rows = {}, {}
+        for start in range(0, len(ips), PREFETCH_CHUNK):
+            chunk = ips[start : start + PREFETCH_CHUNK]
+            self._prefetch_static(chunk)
+            self._prefetch_sessions([address_key(ip) for ip in chunk], low, high)
+
+    def _prefetch_static(self, ips: list[str]) -> None:
+        lengths = self._prefix_lengths("static")
+        keys = {key for ip in ips for key in masked_keys(ip, lengths).values()}
+        for key in keys:
+            self._static_rows[key] = []
+        if keys:
+            for row in self._core.execute(queries.STATIC_BY_NETWORK, {"keys": list(keys)}):
+                self._static_rows[row.network].append(row)
+
+    def _prefetch_sessions(self, keys: list[bytes], low: datetime, high: datetime) -> None:
+        for key in keys:
+            self._session_rows[key] = []
+        anchors = self._core.execute(queries.SESSION_ANCHORS, {"keys": keys, "low": low}).all()
+        rows = list(
+            self._core.execute(queries.SESSIONS_IN_SPAN, {"keys": keys, "low": low, "high": high})
+        )
+        if anchors:
+            rows += self._core.execute(
+                queries.SESSIONS_AT_ANCHORS, {"anchors": [tuple(a) for a in anchors]}
+            )
+        for row in rows:
+            self._session_rows[row.address_key].append(row)
+
+    def _prefetched(
+        self, table: dict[bytes, list[Any]], key: bytes, at: datetime
+    ) -> list[Any] | None:
+        """The prefetched rows for ``key`` if the prefetch covers ``at``, else None."""
+        if self._span is None or key not in table:
+            return None
+        low, high = self._span
+        return table[key] if low <= at - self._skew and at + self._skew <= high else None
+
     # -- the four kinds of holding -------------------------------------------------------------
 
     def _static(self, ip: str) -> list[Holding]:
         keys = masked_keys(ip, self._prefix_lengths("static"))
         if not keys:
             return []
-        rows = self._core.execute(_STATIC_BY_NETWORK, {"keys": list(set(keys.values()))})
+        if all(key in self._static_rows for key in keys.values()):
+            rows = [row for key in set(keys.values()) for row in self._static_rows[key]]
+        else:
+            rows = list(
+                self._core.execute(queries.STATIC_BY_NETWORK, {"keys": list(set(keys.values()))})
+            )
         return [
             Holding(
                 "static",
@@ -176,27 +235,40 @@ class Attributor:
     def _sessions(self, ip: str, at: datetime) -> list[Holding]:
         """RADIUS sessions that held the address, each ended by the next one given it."""
         latest = at + self._skew
-        rows = list(
-            self._session.execute(_SESSIONS_BY_ADDRESS, {"key": address_key(ip), "latest": latest})
-        )
+        key = address_key(ip)
+        cached = self._prefetched(self._session_rows, key, at)
+        if cached is not None:
+            rows = [row for row in cached if row.held_from <= latest]
+        else:
+            rows = list(
+                self._core.execute(queries.SESSIONS_BY_ADDRESS, {"key": key, "latest": latest})
+            )
         prefix_keys = masked_keys(ip, self._prefix_lengths("session"))
         if prefix_keys:
             rows += [
                 row
                 for row in self._core.execute(
-                    _SESSIONS_BY_PREFIX, {"keys": list(set(prefix_keys.values())), "latest": latest}
+                    queries.SESSIONS_BY_PREFIX,
+                    {"keys": list(set(prefix_keys.values())), "latest": latest},
                 )
                 if prefix_keys.get(row.prefix_len) == row.prefix_key
             ]
-        return resolve.supersede([_session_holding(row) for row in rows])
+        return resolve.supersede([queries.session_holding(row) for row in rows])
 
     def _port_blocks(self, ip: str, port: int | None, at: datetime) -> list[Holding]:
-        params = {"key": address_key(ip), "latest": at + self._skew}
+        key = address_key(ip)
+        if self._nat_keys is None:  # a few hundred CGNAT addresses; most lookups are not one
+            self._nat_keys = set(self._core.scalars(queries.NAT_PUBLIC_KEYS))
+        if key not in self._nat_keys:
+            return []
+        params = {"key": key, "latest": at + self._skew}
         if port is None:
-            rows = self._core.execute(_BLOCKS_BY_ADDRESS, params)
+            rows = self._core.execute(queries.BLOCKS_BY_ADDRESS, params)
         else:
-            rows = self._core.execute(_BLOCKS_BY_PORT, {**params, "port": port})
-        blocks = resolve.supersede([_block_holding(row) for row in rows], competes=_ports_overlap)
+            rows = self._core.execute(queries.BLOCKS_BY_PORT, {**params, "port": port})
+        blocks = resolve.supersede(
+            [queries.block_holding(row) for row in rows], competes=queries.ports_overlap
+        )
         composed: list[Holding] = []
         for block in blocks:
             if block.overlaps(at - self._skew, at + self._skew):
@@ -215,116 +287,3 @@ class Attributor:
                 if length is not None
             ]
         return self._lengths[table]
-
-
-def _ports_overlap(a: Holding, b: Holding) -> bool:
-    low_a, high_a = a.evidence["ports"]
-    low_b, high_b = b.evidence["ports"]
-    return bool(low_a <= high_b and low_b <= high_a)
-
-
-# Lookups run thousands of times a second during intake: the statements are built once, so each
-# call only binds values (SQLAlchemy's compiled cache does the rest), and rows stay plain tuples.
-
-_STATIC_BY_NETWORK = select(
-    StaticAssignment.subscriber_id,
-    StaticAssignment.prefix,
-    StaticAssignment.network,
-    StaticAssignment.prefix_len,
-    StaticAssignment.valid_from,
-    StaticAssignment.valid_to,
-    StaticAssignment.source,
-).where(StaticAssignment.network.in_(bindparam("keys", expanding=True)))
-
-_SESSION_COLUMNS = (
-    RadiusSession.session_id,
-    RadiusSession.user_name,
-    RadiusSession.nas,
-    RadiusSession.framed_ip,
-    RadiusSession.framed_prefix,
-    RadiusSession.prefix_key,
-    RadiusSession.prefix_len,
-    RadiusSession.start_inferred,
-    RadiusSession.held_from,
-    RadiusSession.stopped_at,
-    RadiusSession.source,
-    Subscriber.subscriber_id,
-)
-
-
-def _sessions_where(*criteria: Any) -> Any:
-    return (
-        select(*_SESSION_COLUMNS)
-        .outerjoin(Subscriber, Subscriber.radius_user == RadiusSession.user_name)
-        .where(*criteria, RadiusSession.held_from <= bindparam("latest"))
-        .order_by(RadiusSession.held_from.desc())
-        .limit(SESSIONS_PER_ADDRESS)
-    )
-
-
-_SESSIONS_BY_ADDRESS = _sessions_where(RadiusSession.address_key == bindparam("key"))
-_SESSIONS_BY_PREFIX = _sessions_where(
-    RadiusSession.prefix_key.in_(bindparam("keys", expanding=True))
-)
-
-_BLOCKS_BY_ADDRESS = (
-    select(
-        PortBlock.nat_host,
-        PortBlock.public_ip,
-        PortBlock.port_low,
-        PortBlock.port_high,
-        PortBlock.inside_ip,
-        PortBlock.handle,
-        PortBlock.allocated_at,
-        PortBlock.released_at,
-        PortBlock.source,
-    )
-    .where(
-        PortBlock.public_key == bindparam("key"),
-        PortBlock.allocated_at.is_not(None),
-        PortBlock.allocated_at <= bindparam("latest"),
-    )
-    .order_by(PortBlock.allocated_at.desc())
-    .limit(BLOCKS_PER_ADDRESS)
-)
-_BLOCKS_BY_PORT = _BLOCKS_BY_ADDRESS.where(
-    PortBlock.port_low <= bindparam("port"), PortBlock.port_high >= bindparam("port")
-)
-
-
-def _session_holding(row: Any) -> Holding:
-    """A RADIUS session row; its subscriber is None when the user name matches no contract."""
-    return Holding(
-        "radius",
-        row.subscriber_id,
-        row.held_from,
-        row.stopped_at,
-        {
-            "session_id": row.session_id,
-            "user_name": row.user_name,
-            "nas": row.nas,
-            "framed_ip": row.framed_ip,
-            "framed_prefix": row.framed_prefix,
-            "start_inferred": row.start_inferred,
-            "stop_seen": row.stopped_at is not None,
-            "source": row.source,
-        },
-    )
-
-
-def _block_holding(row: Any) -> Holding:
-    return Holding(
-        "cgnat",
-        None,
-        row.allocated_at,
-        row.released_at,
-        {
-            "nat_host": row.nat_host,
-            "public_ip": row.public_ip,
-            "ports": [row.port_low, row.port_high],
-            "inside_ip": row.inside_ip,
-            "handle": row.handle,
-            "release_seen": row.released_at is not None,
-            "source": row.source,
-        },
-    )

@@ -39,7 +39,7 @@ _SINGLE = ("user-agent", "version", "original-mail-from", "authentication-result
 
 
 def is_arf(msg: Message) -> bool:
-    """RFC 5965 §2: multipart/report; report-type=feedback-report, or a feedback part anywhere."""
+    """RFC 5965 §2: multipart/report; report-type=feedback-report, or a feedback-report part."""
     report_type = str(msg.get_param("report-type", "")).strip('"').lower()
     if msg.get_content_type() == "multipart/report" and report_type == "feedback-report":
         return True
@@ -145,6 +145,8 @@ def _port(text: str | None, warnings: list[str]) -> int | None:
 
 
 def _details(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """Reported-Domain and Reported-URI stay details: the complaint is about the sending
+    address, and a Report's domain would send attribution looking for a hosted site."""
     details: dict[str, Any] = {
         name.replace("-", "_"): _first(fields, name) for name in _SINGLE if name in fields
     }

@@ -58,6 +58,8 @@ _NOT_TEXT = frozenset(
     | {"unicode_escape", "raw_unicode_escape"}
 )
 _UNDECLARED = ("utf-8", "cp932", "euc_jp")  # brief: undeclared 8-bit is tried in this order
+# UTF-7 and UTF-16 parts can decode to unpaired surrogates, which no database stores as text
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _codecs_for(declared: str | None) -> list[str]:
@@ -127,10 +129,20 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         candidates = list(_FAMILIES["iso2022_jp"])
     for name in [*candidates, *_UNDECLARED]:
         try:
-            return _decode(data, name)
+            return _LONE_SURROGATE.sub("\ufffd", _decode(data, name))
         except (ValueError, LookupError):
             continue
-    return data.decode(candidates[0] if candidates else "utf-8", errors="replace")
+    return _LONE_SURROGATE.sub(
+        "\ufffd", data.decode(candidates[0] if candidates else "utf-8", errors="replace")
+    )
+
+
+def bytes_of(text: str) -> bytes:
+    """Text back to bytes: the parser's surrogates become the bytes they stood for."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates, e.g. from a UTF-7 part
+        return text.encode("utf-8", "replace")
 
 
 # --- header values ------------------------------------------------------------------------------
@@ -144,7 +156,7 @@ def _raw_value(value: object) -> str:
     """Unfolded header value with raw 8-bit bytes (kept by the parser as surrogates) decoded."""
     text = str(value)
     if _SURROGATE.search(text) or "\x1b" in text:
-        text = decode_text(text.encode("utf-8", "surrogateescape"))
+        text = decode_text(bytes_of(text))
     return text.replace("\r", "").replace("\n", "").strip()
 
 
@@ -322,7 +334,7 @@ def parse_mail(data: bytes) -> Message:
 
 
 def parse_mail_text(text: str) -> Message:
-    return parse_mail(text.encode("utf-8", "surrogateescape"))
+    return parse_mail(bytes_of(text))
 
 
 def walk(msg: Message) -> Iterator[tuple[Message, int]]:
@@ -368,8 +380,7 @@ def _message_part_bytes(part: Message) -> bytes:
         return b""
     inner = children[0]
     head = "".join(f"{name}: {value}\n" for name, value in inner.raw_items())
-    body = inner.get_payload(decode=True)
-    data = (head + "\n").encode("utf-8", "surrogateescape") + (body or b"")
+    data = bytes_of(head + "\n") + _payload_bytes(inner)
     if _cte(part) == "base64":
         try:
             return base64.b64decode(data)
@@ -382,6 +393,10 @@ def part_bytes(part: Message) -> bytes:
     """A leaf part's content, transfer encoding undone."""
     if part.get_content_maintype() == "message":
         return _message_part_bytes(part)
+    return _payload_bytes(part)
+
+
+def _payload_bytes(part: Message) -> bytes:
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
@@ -454,7 +469,7 @@ def _normalised_digest(msg: Message, raw: bytes) -> str:
     )
     split = re.search(rb"\r?\n\r?\n", raw)
     body = raw[split.end() :] if split else b""
-    normalised = head.encode("utf-8", "surrogateescape") + b"\n\n" + body.replace(b"\r\n", b"\n")
+    normalised = bytes_of(head) + b"\n\n" + body.replace(b"\r\n", b"\n")
     return hashlib.sha256(normalised.rstrip()).hexdigest()
 
 

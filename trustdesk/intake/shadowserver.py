@@ -197,13 +197,16 @@ def parse_file(data: bytes, filename: str | None) -> list[Report]:
 def reports_from_mail(msg: Message, envelope: Envelope) -> list[Report]:
     """Shadowserver mails attach the CSV, usually zipped; [] if the mail carries none."""
     files: list[tuple[str | None, bytes]] = []
+    budget = MAX_INFLATED_BYTES  # for the whole mail, not per attachment
     for part in top_parts(msg):
         name = filename_of(part)
         lowered = (name or "").lower()
         if not lowered.endswith((".csv", ".zip")) and part.get_content_type() != "text/csv":
             continue
         data = part_bytes(part)
-        files += unzip(data, name) if data.startswith(_ZIP_MAGIC) else [(name, data)]
+        members = unzip(data, name, budget) if data.startswith(_ZIP_MAGIC) else [(name, data)]
+        budget -= sum(len(content) for _, content in members)
+        files += members
     csvs = [(name, data) for name, data in files if looks_like_csv(data)]
     if not csvs:
         return []
@@ -214,12 +217,14 @@ def reports_from_mail(msg: Message, envelope: Envelope) -> list[Report]:
     return reports_from_files(csvs, complainant)
 
 
-def unzip(data: bytes, archive: str | None) -> list[tuple[str | None, bytes]]:
-    """Every member, refusing an archive that inflates beyond MAX_INFLATED_BYTES (zip bomb)."""
+def unzip(
+    data: bytes, archive: str | None, budget: int | None = None
+) -> list[tuple[str | None, bytes]]:
+    """Every member, refusing to inflate more than ``budget`` bytes in all (zip bomb)."""
+    budget = MAX_INFLATED_BYTES if budget is None else budget
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as opened:
             members: list[tuple[str | None, bytes]] = []
-            budget = MAX_INFLATED_BYTES
             for info in opened.infolist():
                 if info.is_dir():
                     continue
@@ -233,7 +238,7 @@ def unzip(data: bytes, archive: str | None) -> list[tuple[str | None, bytes]]:
     except (
         zipfile.BadZipFile,
         zlib.error,
-        NotImplementedError,
+        NotImplementedError,  # zipfile: a compression method it does not support
         RuntimeError,
         EOFError,
         OSError,

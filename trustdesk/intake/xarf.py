@@ -51,7 +51,8 @@ def parse_xarf02(msg: Message, envelope: Envelope) -> Report:
     category = fields.get("category", "").lower()
     report_type = fields.get("report-type", "").lower()
     source = fields.get("source", "")
-    url = source if fields.get("source-type", "").lower() in _URL_SOURCE_TYPES else None
+    is_url = fields.get("source-type", "").lower() in _URL_SOURCE_TYPES
+    url = source if is_url and source else None
     source_ip = None if url else parse_ip(source)
     if url is None and source_ip is None:
         raise UnparseableDocument(f"the X-ARF report's Source {source!r} is no IP address or URL")
@@ -83,7 +84,7 @@ def _report_fields(msg: Message) -> dict[str, str]:
     if chosen is None:
         raise UnparseableDocument("the X-ARF mail has no report.txt part")
     text = part_text(chosen)
-    try:  # BaseLoader keeps every value a string: "2001:0:0:1" is not read as a base-60 number
+    try:  # BaseLoader keeps every value a string: "2001:0:0:0:0:0:0:1" is no base-60 number
         loaded = yaml.load(text, Loader=yaml.BaseLoader)
     except (yaml.YAMLError, RecursionError):
         loaded = None
@@ -152,10 +153,14 @@ def json_reports(msg: Message, envelope: Envelope) -> list[Report]:
 
 
 def load_json(text: str) -> object:
+    """The JSON value, or None if it is not JSON, or holds an unpaired ``\\ud800`` escape
+    (which is no text and no database would store)."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):
         return None
+    return value
 
 
 def parse_xarf(text: str, document: dict[str, Any], envelope: Envelope | None) -> Report:

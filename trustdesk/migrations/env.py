@@ -9,7 +9,8 @@ from trustdesk.db import Base, make_engine
 
 models_registry.load_all()
 config = context.config
-engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+url = config.get_main_option("sqlalchemy.url", "")
+engine = config.attributes.get("engine") or make_engine(url)
 
 with engine.begin() as connection:
     context.configure(

@@ -16,8 +16,15 @@ from trustdesk.timeutil import to_utc
 GENESIS = "0" * 64
 
 
-def _entry_hash(previous: str, at: datetime, actor: str, action: str, subject: str,
-                reason: str | None, detail: dict[str, Any]) -> str:
+def _entry_hash(
+    previous: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str | None,
+    detail: dict[str, Any],
+) -> str:
     body = json.dumps(
         [previous, to_utc(at).isoformat(), actor, action, subject, reason, detail],
         ensure_ascii=False,
@@ -27,8 +34,16 @@ def _entry_hash(previous: str, at: datetime, actor: str, action: str, subject: s
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record_access(session: Session, *, actor: str, action: str, subject: str, now: datetime,
-                  reason: str | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
+def record_access(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    now: datetime,
+    reason: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Append one entry. Runs in the caller's transaction, so the read and its record commit
     together; the row lock on the last entry (PostgreSQL) keeps the chain linear."""
     last = session.scalars(
@@ -37,7 +52,12 @@ def record_access(session: Session, *, actor: str, action: str, subject: str, no
     previous = last.entry_hash if last else GENESIS
     detail = detail or {}
     entry = AuditEntry(
-        at=now, actor=actor, action=action, subject=subject, reason=reason, detail=detail,
+        at=now,
+        actor=actor,
+        action=action,
+        subject=subject,
+        reason=reason,
+        detail=detail,
         previous_hash=previous,
         entry_hash=_entry_hash(previous, now, actor, action, subject, reason, detail),
     )
@@ -50,8 +70,9 @@ def verify_chain(session: Session) -> int | None:
     """The id of the first entry whose hash does not follow from its predecessor, or None."""
     previous = GENESIS
     for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-        expected = _entry_hash(previous, entry.at, entry.actor, entry.action, entry.subject,
-                               entry.reason, entry.detail)
+        expected = _entry_hash(
+            previous, entry.at, entry.actor, entry.action, entry.subject, entry.reason, entry.detail
+        )
         if entry.previous_hash != previous or entry.entry_hash != expected:
             return entry.id
         previous = entry.entry_hash
