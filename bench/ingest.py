@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from common import arguments, fresh_engine, latency_summary, machine
 
+from trustdesk import demo
 from trustdesk.attribution.importing import import_lines
 from trustdesk.db import session_factory, unit_of_work
 from trustdesk.intake import service as intake
 from trustdesk.settings import load_settings
 
-DEMO = Path(__file__).resolve().parents[1] / "trustdesk" / "demo"
+DEMO = demo.DIRECTORY
 NOW = datetime(2026, 10, 21, tzinfo=UTC)
 
 
@@ -31,14 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     engine = fresh_engine(args.db)
     factory = session_factory(engine)
-    settings = load_settings(Path(__file__).resolve().parents[1] / "trustdesk.example.toml")
-    for kind, name in [
-        ("subscribers", "subscribers.csv"),
-        ("assignments", "assignments.csv"),
-        ("sites", "sites.csv"),
-        ("radius", "radius.detail"),
-        ("cgnat", "cgnat.log"),
-    ]:
+    settings = load_settings(demo.CONFIG)
+    for kind, name in demo.REGISTRY:
         with unit_of_work(factory) as session:
             import_lines(session, kind, (DEMO / name).read_text(encoding="utf-8"), name)
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from trustdesk import db, models_registry
+from trustdesk import db, demo, models_registry
 from trustdesk.cli import app
 from trustdesk.settings import Settings, load_settings
 
@@ -98,12 +98,6 @@ def json_lines(output: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def examplenet(cli: Callable[..., CliResult]) -> None:
     """The Example Net registry from the shared fixtures, imported through the CLI."""
-    for kind, name in [
-        ("subscribers", "subscribers.csv"),
-        ("assignments", "assignments.csv"),
-        ("sites", "sites.csv"),
-        ("radius", "radius.detail"),
-        ("cgnat", "cgnat.log"),
-    ]:
+    for kind, name in demo.REGISTRY:
         result = cli("import", kind, str(EXAMPLENET / name))
         assert result.exit_code == 0, result.output

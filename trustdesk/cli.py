@@ -22,7 +22,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustdesk import db
+from trustdesk import db, demo
 from trustdesk.attribution.importing import KINDS, import_lines
 from trustdesk.attribution.service import Attributor
 from trustdesk.intake import service as intake
@@ -375,17 +375,7 @@ def complaints_show(
             "evidence": complaint.evidence,
             "details": complaint.details,
             "attribution_evidence": complaint.attribution.get("evidence", []),
-            "complainant": None
-            if who is None
-            else {
-                "name": who.name,
-                "email": who.email,
-                "organisation": who.organisation,
-                "postal_address": who.postal_address,
-                "phone": who.phone,
-                "message_id": who.message_id,
-                "consents_to_disclosure": who.consents_to_disclosure,
-            },
+            "complainant": None if who is None else who.as_json(),
         }
         record_access(
             session,
@@ -432,19 +422,28 @@ def audit_verify(ctx: typer.Context) -> None:
     out.print(f"audit trail intact ({count} entries)")
 
 
-DEMO = Path(__file__).parent / "demo"
-
-
 @demo_app.command("load")
 def demo_load(ctx: typer.Context) -> None:
-    """Load the Example Net registry and complaints shipped with trustdesk."""
+    """Load the Example Net registry and complaints shipped with trustdesk.
+
+    Run it with the Example Net configuration (``--config``), whose networks these are.
+    """
     runtime = _runtime(ctx)
-    for kind in ("subscribers", "assignments", "sites", "radius", "cgnat"):
-        path = next(DEMO.glob(f"{kind}.*"))
+    if not runtime.settings.provider.networks:
+        err.print(
+            f"[yellow]note:[/yellow] no provider networks configured; every complaint "
+            f"will be 'not ours'. Use --config {demo.CONFIG}",
+            highlight=False,
+        )
+    for kind, name in demo.REGISTRY:
+        path = demo.DIRECTORY / name
         with db.unit_of_work(runtime.factory) as session:
             report = import_lines(session, kind, _read_lines(path), path.name)
-        out.print(f"{path.name}: {report.added} added, {report.unchanged} unchanged")
-    for path in sorted((DEMO / "complaints").iterdir()):
+        out.print(
+            f"{path.name}: {report.added} added, {report.updated} updated, "
+            f"{report.unchanged} unchanged"
+        )
+    for path in sorted((demo.DIRECTORY / "complaints").iterdir()):
         for outcome in intake.ingest(
             runtime.factory, runtime.settings, path.read_bytes(), path.name, runtime.now(), _actor()
         ):

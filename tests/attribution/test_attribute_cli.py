@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLENET, json_lines
+from trustdesk import demo
 
 Run = Callable[..., Any]
 
@@ -36,13 +37,7 @@ def test_import_reports_counts_and_is_idempotent(cli: Run) -> None:
         [report] = json_lines(cli("import", kind, str(EXAMPLENET / name), "--json").stdout)
         assert report["rejected"] == 0, report
         assert report["added"] + report["updated"] == count, report
-    for kind, name in [
-        ("subscribers", "subscribers.csv"),
-        ("assignments", "assignments.csv"),
-        ("sites", "sites.csv"),
-        ("radius", "radius.detail"),
-        ("cgnat", "cgnat.log"),
-    ]:
+    for kind, name in demo.REGISTRY:
         [again] = json_lines(cli("import", kind, str(EXAMPLENET / name), "--json").stdout)
         assert again["added"] == again["updated"] == 0, again
 

@@ -76,3 +76,14 @@ class ComplainantIdentity(Base):
     consents_to_disclosure: Mapped[bool] = mapped_column(Boolean, default=False)
 
     complaint: Mapped[Complaint] = relationship(back_populates="complainant")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "email": self.email,
+            "organisation": self.organisation,
+            "postal_address": self.postal_address,
+            "phone": self.phone,
+            "message_id": self.message_id,
+            "consents_to_disclosure": self.consents_to_disclosure,
+        }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -334,7 +334,6 @@ def _complaint_rows(
     report: Report, fingerprint: str, document_id: int, attribution: Attribution, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The complaint's row and, apart, the complainant's (never shown to the subscriber)."""
-    who = report.complainant
     complaint = {
         "fingerprint": fingerprint,
         "document_id": document_id,
@@ -355,13 +354,5 @@ def _complaint_rows(
         "warnings": list(report.warnings),
         "evidence": report.evidence,
     }
-    identity = {
-        "name": who.name,
-        "email": who.email,
-        "organisation": who.organisation,
-        "postal_address": who.postal_address,
-        "phone": who.phone,
-        "message_id": who.message_id,
-        "consents_to_disclosure": who.consents_to_disclosure,
-    }
+    identity = asdict(report.complainant)  # same fields as ComplainantIdentity
     return complaint, identity
