@@ -6,9 +6,12 @@ error, never a guess (issue 2: "Times without an offset are rejected, never gues
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 JST = timezone(timedelta(hours=9), "JST")
+_UNKNOWN_ZONE = re.compile(r"\s-0000(?:\s|\(|$)")
 
 
 class NaiveTimeError(ValueError):
@@ -49,3 +52,21 @@ def to_jst(moment: datetime) -> datetime:
 def iso_jst(moment: datetime | None) -> str | None:
     """The form scripts receive: ISO 8601 in JST with its offset, e.g. 2026-10-20T09:30:07+09:00."""
     return None if moment is None else to_jst(moment).isoformat()
+
+
+def parse_mail_date(text: str | None) -> datetime | None:
+    """An RFC 5322 date (Date:, Received:, Arrival-Date:), or None when it cannot be read.
+
+    "-0000" means UTC with the sender's zone unknown (RFC 5322 §3.3). A date without a zone, or
+    with a zone name the standard library does not know ("JST" alone), is not guessed.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is not None:
+        return parsed
+    return parsed.replace(tzinfo=UTC) if _UNKNOWN_ZONE.search(text) else None

@@ -9,10 +9,10 @@ from email.message import Message
 import pytest
 
 from tests.conftest import COMPLAINTS
-from trustdesk.intake import mail
+from trustdesk.intake import charsets, mail
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
-from trustdesk.timeutil import JST
+from trustdesk.timeutil import JST, parse_mail_date
 
 RELAYS = ("203.0.113.25", "203.0.113.26")
 
@@ -103,7 +103,7 @@ def parse(data: bytes) -> list:
 def test_decode_text_reads_the_charsets_japanese_mail_uses(
     declared: str, codec: str, text: str
 ) -> None:
-    assert mail.decode_text(text.encode(codec), declared) == text
+    assert charsets.decode_text(text.encode(codec), declared) == text
 
 
 @pytest.mark.parametrize(
@@ -117,17 +117,17 @@ def test_decode_text_reads_the_charsets_japanese_mail_uses(
     ],
 )
 def test_undeclared_bytes_are_tried_in_the_usual_order(data: bytes, text: str) -> None:
-    assert mail.decode_text(data) == text
+    assert charsets.decode_text(data) == text
 
 
 def test_iso_2022_jp_from_windows_mailers_keeps_nec_characters() -> None:
     """CP50220: ① and ㈱ sent in JIS X 0208 mode, which no stdlib codec reads."""
     windows = b"\x1b$B-!-j$3$s$K$A$O\x1b(B ok"
-    assert mail.decode_text(windows, "iso-2022-jp") == "①㈱こんにちは ok"
+    assert charsets.decode_text(windows, "iso-2022-jp") == "①㈱こんにちは ok"
 
 
 def test_undecodable_bytes_are_replaced_not_raised() -> None:
-    assert "\ufffd" in mail.decode_text(b"ok \x81 \x81 ", "utf-8")
+    assert "\ufffd" in charsets.decode_text(b"ok \x81 \x81 ", "utf-8")
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_parse_ip(text: object, ip: str | None) -> None:
     ],
 )
 def test_mail_date(text: str | None, moment: datetime | None) -> None:
-    assert mail.mail_date(text) == moment
+    assert parse_mail_date(text) == moment
 
 
 def test_field_lines_are_tolerant() -> None:

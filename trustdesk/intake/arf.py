@@ -14,23 +14,21 @@ from dataclasses import replace
 from email.message import Message
 from typing import Any
 
+from trustdesk.intake.forwarded import aware, origin_details, spam_details
 from trustdesk.intake.mail import (
     Envelope,
     ascii_int,
     attached_message,
-    aware,
     domain_of,
     field_lines,
-    mail_date,
-    origin_details,
     parse_ip,
     part_text,
     raw_headers,
-    spam_details,
     top_parts,
 )
 from trustdesk.intake.received import Origin, find_origin
 from trustdesk.intake.report import Report, UnparseableDocument
+from trustdesk.timeutil import parse_mail_date
 
 _FEEDBACK_TYPE_LINE = re.compile(r"^Feedback-Type[ \t]*:", re.IGNORECASE | re.MULTILINE)
 _REPORTED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
@@ -53,7 +51,7 @@ def parse_arf(msg: Message, envelope: Envelope, trusted_relays: Collection[str])
     warnings: list[str] = []
     declared_ip = _first(fields, "source-ip")
     source_ip = parse_ip((declared_ip or "").split(" ", 1)[0])
-    arrival = mail_date(_first(fields, "arrival-date") or _first(fields, "received-date"))
+    arrival = parse_mail_date(_first(fields, "arrival-date") or _first(fields, "received-date"))
     origin = None
     if source_ip is None or arrival is None:
         origin = _origin(spam, trusted_relays, envelope)

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from trustdesk.intake.forwarded import spam_report
 from trustdesk.intake.mail import (
     Envelope,
     canonical_sha256,
@@ -36,7 +37,6 @@ from trustdesk.intake.mail import (
     parse_ip,
     parse_mail_text,
     raw_headers,
-    spam_report,
 )
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
 from trustdesk.timeutil import JST

@@ -1,4 +1,4 @@
-"""Reading complaint mail: MIME parts, Japanese charsets, and spam forwarded by a person.
+"""Reading complaint mail: MIME structure, header values and the envelope of a complaint.
 
 Every intake format that arrives by mail (ARF, X-ARF, Shadowserver, forwarded spam) goes through
 these helpers, so they are written for broken real mail: they never raise on odd bytes, odd
@@ -11,145 +11,31 @@ from __future__ import annotations
 
 import base64
 import binascii
-import codecs
 import email
 import hashlib
-import html
 import ipaddress
 import json
 import quopri
 import re
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import Message
 from email.policy import compat32
-from email.utils import collapse_rfc2231_value, parseaddr, parsedate_to_datetime
+from email.utils import collapse_rfc2231_value, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from trustdesk.intake.received import Origin, find_origin
-from trustdesk.intake.report import Complainant, Report, UnparseableDocument
+from trustdesk.intake.charsets import bytes_of, decode_text
+from trustdesk.intake.report import Complainant, UnparseableDocument
+from trustdesk.timeutil import parse_mail_date
 
 MAX_MESSAGE_DEPTH = 10  # brief: refuse a message nested in messages more than 10 deep
-
-# --- charsets -----------------------------------------------------------------------------------
-
-# Japanese mail declares charsets Python does not know, or knows only as a narrower codec: try the
-# declared codec first, then its supersets (NEC/IBM extensions, JIS X 0212/0213).
-_FAMILIES: dict[str, tuple[str, ...]] = {
-    "iso2022_jp": ("iso2022_jp", "iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_2004", "cp50220"),
-    "shift_jis": ("cp932", "shift_jis_2004", "shift_jis"),
-    "cp932": ("cp932", "shift_jis_2004"),
-    "euc_jp": ("euc_jp", "euc_jis_2004"),
-}
-_ALIASES = {
-    "x-sjis": "shift_jis",
-    "windows-31j": "cp932",
-    "x-euc-jp": "euc_jp",
-    "eucjp-ms": "euc_jp",
-    "cp51932": "euc_jp",
-    "cp50220": "iso2022_jp",
-    "cp50221": "iso2022_jp",
-    "iso-2022-jp-ms": "iso2022_jp",
-}
-_NOT_TEXT = frozenset(
-    {"base64", "bz2", "hex", "quopri", "rot-13", "uu", "zlib", "undefined", "idna", "punycode"}
-    | {"unicode_escape", "raw_unicode_escape"}
-)
-_UNDECLARED = ("utf-8", "cp932", "euc_jp")  # brief: undeclared 8-bit is tried in this order
-# UTF-7 and UTF-16 parts can decode to unpaired surrogates, which no database stores as text
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _codecs_for(declared: str | None) -> list[str]:
-    """Codecs to try for a declared charset, best first; [] when it names no text codec."""
-    name = (declared or "").strip().strip("\"'").lower()
-    name = _ALIASES.get(name, name)
-    if not name:
-        return []
-    try:
-        canonical = codecs.lookup(name).name
-    except (LookupError, ValueError):
-        return []
-    if canonical in _NOT_TEXT:
-        return []
-    return list(_FAMILIES.get(canonical, (canonical,)))
-
-
-def _jis_to_cp932(data: bytes) -> bytes:
-    """ISO-2022-JP as Windows mailers write it (CP50220: NEC and IBM characters such as ① and
-    ㈱ in JIS X 0208 mode, which no Python codec reads) rewritten as cp932 bytes."""
-    out = bytearray()
-    double, kana = False, False
-    index = 0
-    while index < len(data):
-        byte = data[index]
-        if byte == 0x1B and data[index + 1 : index + 3] in _JIS_ESCAPES:
-            double, kana = _JIS_ESCAPES[data[index + 1 : index + 3]]
-            index += 3
-        elif double and 0x21 <= byte <= 0x7E and index + 1 < len(data):
-            out += _jis_pair_to_sjis(byte, data[index + 1])
-            index += 2
-        else:
-            out.append(byte + 0x80 if kana and 0x21 <= byte <= 0x5F else byte)
-            index += 1
-    return bytes(out)
-
-
-_JIS_ESCAPES = {b"$B": (True, False), b"$@": (True, False), b"(B": (False, False)}
-_JIS_ESCAPES |= {b"(J": (False, False), b"(I": (False, True)}
-
-
-def _jis_pair_to_sjis(first: int, second: int) -> bytes:
-    """The JIS X 0208 row/cell to Shift_JIS arithmetic (JIS X 0208:1997 annex 1)."""
-    lead = ((first + 1) >> 1) + (0x70 if first <= 0x5E else 0xB0)
-    if first % 2:
-        trail = second + (0x1F if second <= 0x5F else 0x20)
-    else:
-        trail = second + 0x7E
-    return bytes((lead, trail & 0xFF))
-
-
-def _decode(data: bytes, codec: str) -> str:
-    if codec != "cp50220":
-        return data.decode(codec)
-    if not data.isascii():  # ISO-2022-JP is 7-bit: 8-bit bytes mean a mislabelled charset
-        raise ValueError("8-bit bytes in ISO-2022-JP")
-    return _jis_to_cp932(data).decode("cp932")
-
-
-def decode_text(data: bytes, declared: str | None = None) -> str:
-    """Text of ``data`` in its declared charset, else in the charsets Japanese mail uses.
-
-    Never raises: bytes no candidate can read are replaced (the raw document is kept anyway).
-    """
-    candidates = _codecs_for(declared)
-    if not candidates and b"\x1b" in data and data.isascii():  # undeclared JIS: ISO-2022-JP
-        candidates = list(_FAMILIES["iso2022_jp"])
-    for name in [*candidates, *_UNDECLARED]:
-        try:
-            return _LONE_SURROGATE.sub("\ufffd", _decode(data, name))
-        except (ValueError, LookupError):
-            continue
-    return _LONE_SURROGATE.sub(
-        "\ufffd", data.decode(candidates[0] if candidates else "utf-8", errors="replace")
-    )
-
-
-def bytes_of(text: str) -> bytes:
-    """Text back to bytes: the parser's surrogates become the bytes they stood for."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # other lone surrogates, e.g. from a UTF-7 part
-        return text.encode("utf-8", "replace")
-
 
 # --- header values ------------------------------------------------------------------------------
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_MINUS_ZERO = re.compile(r"-0000(?:\s|\(|$)")
 
 
 def _raw_value(value: object) -> str:
@@ -231,19 +117,6 @@ def message_id(msg: Message) -> str | None:
     text = found.group(1) if found else values[0].strip()
     local, at, domain = text.rpartition("@")
     return (local + at + domain.lower()) if at else (text or None)
-
-
-def mail_date(text: str | None) -> datetime | None:
-    """An RFC 5322 date; "-0000" is UTC, a date without a zone is not guessed (timeutil)."""
-    if not text:
-        return None
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC) if _MINUS_ZERO.search(text) else None
-    return moment
 
 
 def field_lines(text: str) -> dict[str, list[str]]:
@@ -456,7 +329,7 @@ def envelope_of(msg: Message, raw: bytes) -> Envelope:
         complainant=Complainant(name=name, email=address, message_id=mid),
         key=mid or _normalised_digest(msg, raw),
         evidence=mail_evidence(raw, msg),
-        sent_at=mail_date(header(msg, "Date")),
+        sent_at=parse_mail_date(header(msg, "Date")),
     )
 
 
@@ -487,143 +360,3 @@ def _readable(part: Message) -> str | None:
     if _cte(part) not in ("base64", "quoted-printable") and charset in ("", "us-ascii", "utf-8"):
         return None
     return f"[{part.get_content_type()}; charset={charset or 'undeclared'}]\n{part_text(part)}"
-
-
-# --- forwarded spam -----------------------------------------------------------------------------
-
-_QUOTE = re.compile(r"^(?:[ \t]*>[ ]?)+")
-_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9-]*[ \t]*:")
-_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li)\b[^<>]*>[ \t]*\r?\n?", re.IGNORECASE)
-_HTML_TAG = re.compile(r"<[^<>]*>")
-
-
-def forwarded_spam_reports(
-    msg: Message, envelope: Envelope, trusted_relays: Collection[str]
-) -> list[Report]:
-    """One report per spam a person forwarded (SPEC §1: spam complaints carry the full mail)."""
-    spams = forwarded_spams(msg)
-    if not spams:
-        raise UnparseableDocument(
-            "no complaint found: the mail has no attached message, no pasted header with a "
-            "Received line, and no ARF, X-ARF or Shadowserver report (SPEC §1: a spam complaint "
-            "must carry the full header and body of the spam)"
-        )
-    traced = [spam for spam in spams if raw_headers(spam, "Received")]
-    if not traced:
-        raise UnparseableDocument(
-            "the forwarded mail has no Received headers, so where it came from cannot be "
-            "traced (SPEC §1: a spam complaint must carry the full header)"
-        )
-    reports = [spam_report(spam, envelope, i, trusted_relays) for i, spam in enumerate(traced)]
-    if len(traced) < len(spams):
-        note = f"{len(spams) - len(traced)} forwarded message(s) without Received headers skipped"
-        reports[0] = replace(reports[0], warnings=(*reports[0].warnings, note))
-    return reports
-
-
-def forwarded_spams(msg: Message) -> list[Message]:
-    """Attached mails; else header blocks pasted (maybe quoted) into the text, plain before HTML."""
-    attached_types = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
-    parts = top_parts(msg)
-    attached = [attached_message(p) for p in parts if p.get_content_type() in attached_types]
-    found = [spam for spam in attached if spam is not None]
-    if found:
-        return found
-    plain = [pasted for p in parts if p.get_content_type() == "text/plain" for pasted in _pasted(p)]
-    if plain:
-        return plain
-    return [
-        parse_mail_text(block)
-        for part in parts
-        if part.get_content_type() == "text/html"
-        for block in pasted_blocks(html_to_text(part_text(part)))
-    ]
-
-
-def _pasted(part: Message) -> list[Message]:
-    return [parse_mail_text(block) for block in pasted_blocks(part_text(part))]
-
-
-def html_to_text(markup: str) -> str:
-    return html.unescape(_HTML_TAG.sub("", _HTML_BREAK.sub("\n", markup)))
-
-
-def pasted_blocks(text: str) -> list[str]:
-    """Each run of header lines holding a Received field, with the text below it as its body.
-
-    Quoting may have eaten the space that marks a folded line ("> by ..." from ">" + " by"), so
-    inside a run any non-empty line that does not start a field continues the one above.
-    """
-    lines = [_QUOTE.sub("", line) for line in text.splitlines()]
-    found: list[tuple[int, list[str]]] = []
-    index = 0
-    while index < len(lines):
-        run = _header_run(lines, index)
-        if any(line[:9].lower() == "received:" for line in run):
-            found.append((index, run))
-        index += max(len(run), 1)
-    ends = [start for start, _ in found[1:]] + [len(lines)]
-    return [
-        "\n".join([*run, *lines[start + len(run) : end]])
-        for (start, run), end in zip(found, ends, strict=False)
-    ]
-
-
-def _header_run(lines: list[str], start: int) -> list[str]:
-    """The header lines from ``start`` on (folded lines given their leading space back)."""
-    if not _FIELD.match(lines[start]):
-        return []
-    run = [lines[start]]
-    for line in lines[start + 1 :]:
-        if not line.strip():
-            break
-        run.append(line if _FIELD.match(line) or line[:1] in (" ", "\t") else f" {line}")
-    return run
-
-
-def origin_details(origin: Origin) -> dict[str, Any]:
-    return {
-        "origin_path": list(origin.path),
-        "auth_user": origin.auth_user,
-        "helo": origin.helo,
-        "rdns": origin.rdns,
-    }
-
-
-def spam_details(spam: Message) -> dict[str, Any]:
-    return {
-        "spam_message_id": message_id(spam),
-        "spam_subject": header(spam, "Subject"),
-        "spam_from": header(spam, "From"),
-    }
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    return moment if moment is not None and moment.utcoffset() is not None else None
-
-
-def spam_report(
-    spam: Message, envelope: Envelope, index: int, trusted_relays: Collection[str]
-) -> Report:
-    """The spam's origin from its Received chain; an untold origin is a warning, not an error
-    (SPEC §1: the desk asks the complainant for more information)."""
-    origin = find_origin(raw_headers(spam, "Received"), trusted_relays, envelope.domains)
-    source_ip = parse_ip(origin.ip)
-    warnings = list(origin.warnings)
-    if source_ip is None:
-        warnings.append(
-            "the originating address could not be told from the Received chain; "
-            "ask the complainant for more information (SPEC §1)"
-        )
-    return Report(
-        kind="spam",
-        category="spam",
-        source_format="forwarded-mail",
-        fingerprint=envelope.fingerprint(index),
-        evidence=envelope.evidence,
-        complainant=envelope.complainant,
-        source_ip=source_ip,
-        observed_at=aware(origin.observed_at) or mail_date(header(spam, "Date")),
-        details={**origin_details(origin), **spam_details(spam)},
-        warnings=tuple(warnings),
-    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import PurePath
 
-from trustdesk.intake import arf, forms, mail, shadowserver, xarf
+from trustdesk.intake import arf, forms, forwarded, mail, shadowserver, xarf
 from trustdesk.intake.report import Report, UnparseableDocument
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # brief: refuse documents over 64 MiB
@@ -86,4 +86,4 @@ def _from_mail(body: bytes, trusted_relays: Collection[str]) -> list[Report]:
     feed = shadowserver.reports_from_mail(msg, envelope)
     if feed:
         return feed
-    return mail.forwarded_spam_reports(msg, envelope, trusted_relays)
+    return forwarded.forwarded_spam_reports(msg, envelope, trusted_relays)

@@ -18,11 +18,12 @@ import ipaddress
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import tldextract
+
+from trustdesk.timeutil import parse_mail_date
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -64,7 +65,6 @@ _HELO_COMMENT = re.compile(r"^(?:HELO|EHLO|LHLO)\s+(\S+)", re.IGNORECASE)  # qma
 _HELO_PARAM = re.compile(r"\bhelo=([^\s()]+)", re.IGNORECASE)  # Exim, ecelerity
 _EXIM = re.compile(r"\(Exim\s", re.IGNORECASE)
 _IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d+")
-_UNSPECIFIED_ZONE = re.compile(r"\s-0000(?:\s|\(|$)")
 _AUTH = (
     re.compile(r"\(Authenticated (?:sender|user):\s*<?([^\s<>()]+)", re.IGNORECASE),  # Postfix
     re.compile(r"\bauthenticated_id:\s*<?([^\s<>()]+)", re.IGNORECASE),  # Exim
@@ -102,7 +102,7 @@ def parse_received(value: str) -> Hop:
         by_host=_name(_first_word(clauses.get("by", []))),
         protocol=protocol.upper() if protocol else None,
         auth_user=_auth_user(clause_text),
-        received_at=_parse_date(date_text),
+        received_at=parse_mail_date(date_text),
     )
 
 
@@ -272,22 +272,6 @@ def _auth_user(text: str) -> str | None:
         if found:
             return found.group(1)
     return None
-
-
-def _parse_date(text: str) -> datetime | None:
-    """RFC 5322 date; "-0000" is UTC. A date with no zone, or a zone name the stdlib does not
-    know (e.g. "JST" alone), is not guessed: None (issue 2: times without an offset are
-    rejected, never guessed)."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        parsed = parsedate_to_datetime(text)
-    except (ValueError, TypeError, IndexError, OverflowError):
-        return None
-    if parsed.tzinfo is not None:
-        return parsed
-    return parsed.replace(tzinfo=UTC) if _UNSPECIFIED_ZONE.search(text) else None
 
 
 # --- whose network is whose ---------------------------------------------------------------------

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from email.message import Message
 from pathlib import PurePath
 
+from trustdesk.intake.charsets import decode_text
 from trustdesk.intake.mail import (
     Envelope,
     ascii_int,
-    decode_text,
     filename_of,
     parse_ip,
     part_bytes,

@@ -26,14 +26,13 @@ from trustdesk.intake.mail import (
     filename_of,
     header,
     host_of_url,
-    mail_date,
     parse_ip,
     part_bytes,
     part_text,
     top_parts,
 )
 from trustdesk.intake.report import Complainant, Kind, Report, UnparseableDocument
-from trustdesk.timeutil import parse_instant
+from trustdesk.timeutil import parse_instant, parse_mail_date
 
 # --- X-ARF 0.2 ----------------------------------------------------------------------------------
 
@@ -110,7 +109,7 @@ def _xarf02_kind(category: str, report_type: str) -> Kind:
 def _xarf_date(text: str, warnings: list[str]) -> datetime | None:
     if not text:
         return None
-    found = mail_date(text)
+    found = parse_mail_date(text)
     if found is None:
         try:
             found = parse_instant(text)
