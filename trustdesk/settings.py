@@ -17,8 +17,6 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from trustdesk.attribution.addresses import parse_ip
-
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -52,7 +50,7 @@ class ProviderSettings(BaseModel):
 
     def owns(self, address: str) -> bool:
         """Whether ``address`` lies in the provider's announced networks."""
-        ip = parse_ip(address)
+        ip = ipaddress.ip_address(address)
         return any(ip.version == net.version and ip in net for net in self.networks)
 
 
