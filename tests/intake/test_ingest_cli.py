@@ -205,3 +205,81 @@ def test_every_real_world_report_parses(cli: Run, path: Path) -> None:
     for line in lines:
         assert line["source_ip"], line
         assert line["in_network"] is False and line["subscriber_id"] is None
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_large_feed_across_batches_with_repeated_rows(
+    cli: Run, tmp_path: Path, factory: sessionmaker[Session]
+) -> None:
+    """A feed larger than one recording batch, with rows repeated inside it and across two
+    deliveries: every distinct event is stored once and attributed as one-by-one would."""
+    header = '"timestamp","ip","protocol","port","tag"\n'
+    addresses = ["198.51.100.61", "198.51.100.201", "192.0.2.99", "203.0.113.140"]
+    rows = [
+        f'"2026-10-20 {n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}","{addresses[n % 4]}",'
+        f'"tcp",{20224 + n % 1000},"telnet"\n'
+        for n in range(1234)
+    ]
+    feed = tmp_path / "2026-10-20-scan_telnet-asn-jp.csv"
+    feed.write_text(header + "".join(rows + rows[:300]), encoding="utf-8")
+    code, lines = ingest(cli, feed)
+    assert code == 0 and len(lines) == 1534
+    assert sum(not line["duplicate"] for line in lines) == 1234
+    assert len({line["complaint_id"] for line in lines}) == 1234
+    by_ip = {ip: [line for line in lines if line["source_ip"] == ip] for ip in addresses}
+    # 09:00-09:20 JST: jiro's session on the dynamic address; CGNAT blocks picked by port
+    assert all(line["subscriber_id"] == "C2002" for line in by_ip["198.51.100.201"])
+    assert all(
+        line["subscriber_id"] == ("C2005" if line["source_port"] <= 20735 else "C2006")
+        for line in by_ip["203.0.113.140"]
+    )
+    assert all(line["in_network"] is False for line in by_ip["192.0.2.99"])
+    assert all(line["subscriber_id"] == "C2001" for line in by_ip["198.51.100.61"])
+
+    (tmp_path / "later").mkdir()
+    again = tmp_path / "later" / feed.name  # the report type comes from the file name
+    again.write_text(header + "".join(reversed(rows)), encoding="utf-8")
+    code, lines = ingest(cli, again)
+    assert code == 0 and all(line["duplicate"] for line in lines)
+    with unit_of_work(factory) as session:
+        assert session.scalar(select(func.count()).select_from(Complaint)) == 1234
+
+
+def arf_report(source_ip: str, arrival: str, port: int | None = None) -> bytes:
+    port_field = f"Source-Port: {port}\n" if port is not None else ""
+    return (
+        "From: FBL <fbl@bigmail.example>\nTo: abuse@example.net\nSubject: FW: spam\n"
+        f"Message-ID: <arf-{source_ip}-{port}@bigmail.example>\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\n\n'
+        "--b\nContent-Type: text/plain\n\nAn abuse report.\n\n"
+        "--b\nContent-Type: message/feedback-report\n\n"
+        f"Feedback-Type: abuse\nUser-Agent: t/1\nVersion: 1\nSource-IP: {source_ip}\n"
+        f"{port_field}Arrival-Date: {arrival}\n\n"
+        "--b\nContent-Type: message/rfc822\n\nFrom: <a@b.example>\nSubject: x\n\nbody\n--b--\n"
+    ).encode()
+
+
+@pytest.mark.usefixtures("examplenet")
+@pytest.mark.parametrize(
+    ("source_ip", "port", "subscriber", "candidates"),
+    [
+        ("2001:db8:100:3b00:0:0:0:25", None, "C2004", ["C2004"]),  # IPv6 static /56
+        ("2001:0db8:0100:3bff::1", None, "C2004", ["C2004"]),
+        ("203.0.113.140", 20800, "C2006", ["C2006"]),  # CGNAT with the port
+        ("203.0.113.140", None, None, ["C2005", "C2006"]),  # CGNAT without: candidates only
+    ],
+)
+def test_feedback_reports_are_attributed(
+    cli: Run,
+    tmp_path: Path,
+    source_ip: str,
+    port: int | None,
+    subscriber: str | None,
+    candidates: list[str],
+) -> None:
+    path = tmp_path / "arf.eml"
+    path.write_bytes(arf_report(source_ip, "Tue, 20 Oct 2026 02:00:00 +0000", port))
+    code, [line] = ingest(cli, path)
+    assert code == 0
+    assert line["in_network"] is True
+    assert (line["subscriber_id"], line["candidates"]) == (subscriber, candidates)

@@ -104,21 +104,20 @@ def ingest(
             ).id
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
-    return process(factory, settings, document_id, label, now, actor)
+    return process(factory, settings, document_id, data, filename, label, now, actor)
 
 
 def process(
     factory: sessionmaker[Session],
     settings: Settings,
     document_id: int,
+    content: bytes,
+    filename: str | None,
     label: str,
     now: datetime,
     actor: str,
 ) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
-    with unit_of_work(factory) as session:
-        document = session.get_one(Document, document_id)
-        content, filename = document.content, document.filename
     try:
         reports = parse_document(content, filename, settings.provider.trusted_relays)
     except UnparseableDocument as exc:
@@ -155,15 +154,16 @@ def retry_pending(
     """Finish documents stored but never recorded (a crash), and optionally failed ones."""
     statuses = ["pending", "failed"] if include_failed else ["pending"]
     with unit_of_work(factory) as session:
-        waiting = [
-            (d.id, d.filename or f"document {d.id}")
-            for d in session.scalars(
-                select(Document).where(Document.status.in_(statuses)).order_by(Document.id)
-            )
-        ]
+        waiting = session.scalars(
+            select(Document.id).where(Document.status.in_(statuses)).order_by(Document.id)
+        ).all()
     outcomes: list[Outcome] = []
-    for document_id, label in waiting:
-        outcomes += process(factory, settings, document_id, label, now, actor)
+    for document_id in waiting:  # loaded one at a time: documents can be large
+        with unit_of_work(factory) as session:
+            document = session.get_one(Document, document_id)
+            content, filename = document.content, document.filename
+        label = filename or f"document {document_id}"
+        outcomes += process(factory, settings, document_id, content, filename, label, now, actor)
     return outcomes
 
 
@@ -172,6 +172,7 @@ def fingerprint_of(report: Report) -> str:
 
 
 RECORD_BATCH = 500
+PREFETCH_FROM = 20  # fewer reports (a single mail): one lookup each costs less than a prefetch
 
 
 def record_all(
@@ -210,13 +211,14 @@ def _record_batch(
             select(Complaint).where(Complaint.fingerprint.in_(set(prints)))
         )
     }
-    attributor.prefetch(
-        [
-            (report.source_ip, report.observed_at)
-            for report, fingerprint in zip(reports, prints, strict=True)
-            if fingerprint not in known and report.source_ip and report.observed_at
-        ]
-    )
+    if len(reports) >= PREFETCH_FROM:
+        attributor.prefetch(
+            [
+                (report.source_ip, report.observed_at)
+                for report, fingerprint in zip(reports, prints, strict=True)
+                if fingerprint not in known and report.source_ip and report.observed_at
+            ]
+        )
     fresh: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     for report, fingerprint in zip(reports, prints, strict=True):
         if fingerprint not in known and fingerprint not in fresh:
