@@ -10,8 +10,9 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,7 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk import db, demo
 from trustdesk.attribution.importing import KINDS, import_lines
+from trustdesk.attribution.models import Subscriber
 from trustdesk.attribution.service import Attributor
+from trustdesk.cases import runner, workflows
+from trustdesk.cases import schemas as case_schemas
+from trustdesk.cases import service as cases
+from trustdesk.cases.models import Case, Notice
+from trustdesk.cases.policy import Policy, load_policy
 from trustdesk.intake import service as intake
 from trustdesk.intake.models import Complaint, Document
 from trustdesk.privacy.models import AuditEntry
@@ -42,11 +49,17 @@ complaints_app = typer.Typer(no_args_is_help=True, help="Stored complaints.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of personal-data access.")
 demo_app = typer.Typer(no_args_is_help=True, help="Demonstration data.")
+cases_app = typer.Typer(no_args_is_help=True, help="Cases and the operator's decisions.")
+subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers: status and account.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Notices kept with their cases.")
 app.add_typer(intake_app, name="intake")
 app.add_typer(complaints_app, name="complaints")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+app.add_typer(cases_app, name="cases")
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(outbox_app, name="outbox")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -74,6 +87,10 @@ class Runtime:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+    @property
+    def policy(self) -> Policy:
+        return load_policy(self.settings.policy_file)
 
     def now(self) -> datetime:
         return self.now_override or datetime.now(UTC)
@@ -267,11 +284,23 @@ def ingest(
             None if name == "-" else name,
             runtime.now(),
             _actor(),
+            _open_cases(runtime),
         ):
             failed |= outcome.error is not None
             _report_outcome(outcome, as_json)
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
     if failed:
         raise typer.Exit(1)
+
+
+def _open_cases(runtime: Runtime) -> intake.AfterRecord:
+    """Each new complaint opens or joins its case in the transaction that records it."""
+    policy, now, actor = runtime.policy, runtime.now(), _actor()
+
+    def hook(session: Session, outcomes: list[intake.Outcome]) -> list[intake.Outcome]:
+        return cases.cases_for(session, outcomes, policy, runtime.settings.provider, now, actor)
+
+    return hook
 
 
 def _report_outcome(outcome: intake.Outcome, as_json: bool) -> None:
@@ -303,8 +332,14 @@ def intake_retry(
     """Finish documents that were stored but not recorded (after a crash), or retry failures."""
     runtime = _runtime(ctx)
     outcomes = intake.retry_pending(
-        runtime.factory, runtime.settings, runtime.now(), _actor(), include_failed=failed
+        runtime.factory,
+        runtime.settings,
+        runtime.now(),
+        _actor(),
+        include_failed=failed,
+        after_record=_open_cases(runtime),
     )
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
     for outcome in outcomes:
         _report_outcome(outcome, as_json)
     if any(o.error for o in outcomes):
@@ -346,7 +381,10 @@ def complaints_list(
     """The newest complaints (without the complainant's identity)."""
     with db.unit_of_work(_runtime(ctx).factory) as session:
         rows = session.scalars(select(Complaint).order_by(Complaint.id.desc()).limit(limit)).all()
-        lines = [intake.Outcome(f"document {c.document_id}", c).as_json() for c in rows]
+        lines = [
+            intake.Outcome(f"document {c.document_id}", intake.Recorded.of(c)).as_json()
+            for c in rows
+        ]
     for line in lines:
         if as_json:
             _emit(line)
@@ -369,7 +407,9 @@ def complaints_show(
         complaint = session.get(Complaint, complaint_id)
         if complaint is None:
             raise _fail(f"no complaint {complaint_id}", 1)
-        line = intake.Outcome(f"document {complaint.document_id}", complaint).as_json()
+        line = intake.Outcome(
+            f"document {complaint.document_id}", intake.Recorded.of(complaint)
+        ).as_json()
         who = complaint.complainant
         line |= {
             "evidence": complaint.evidence,
@@ -445,9 +485,210 @@ def demo_load(ctx: typer.Context) -> None:
         )
     for path in sorted((demo.DIRECTORY / "complaints").iterdir()):
         for outcome in intake.ingest(
-            runtime.factory, runtime.settings, path.read_bytes(), path.name, runtime.now(), _actor()
+            runtime.factory,
+            runtime.settings,
+            path.read_bytes(),
+            path.name,
+            runtime.now(),
+            _actor(),
+            _open_cases(runtime),
         ):
             _report_outcome(outcome, as_json=False)
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
+
+
+# -- cases, subscribers, outbox, deadlines ------------------------------------------------------
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option(help="Only cases in this state")] = None,
+    subscriber: Annotated[str | None, typer.Option(help="Only this subscriber's cases")] = None,
+    include_closed: Annotated[bool, typer.Option("--all", help="Closed cases too")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Cases by deadline, soonest first (open ones unless --all)."""
+    query = select(Case)
+    if not include_closed:
+        query = query.where(Case.closed.is_(False))
+    if state:
+        query = query.where(Case.state == state)
+    if subscriber:
+        query = query.where(Case.subscriber_id == subscriber)
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        rows = session.scalars(
+            query.order_by(Case.deadline_at.is_(None), Case.deadline_at, Case.id)
+        ).all()
+        lines = [case_schemas.case_summary(case) for case in rows]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            out.print(
+                f"{line['reference']}\t{line['workflow']}\t{line['state']}\t"
+                f"{line['subscriber_id'] or '-'}\tdeadline {line['deadline_at'] or '-'}",
+                highlight=False,
+            )
+
+
+@cases_app.command("show")
+def cases_show(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="Case number or reference (TD-000012)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One case: state, deadline, policy version, charges, actions, notices and timeline."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        try:
+            line = case_schemas.case_json(session, cases.get_case(session, case_id))
+        except cases.CaseNotFound as exc:
+            raise _fail(str(exc), 1) from exc
+    if as_json:
+        _emit(line)
+        return
+    out.print(
+        f"{line['reference']} {line['workflow']} — {line['state']} — subscriber "
+        f"{line['subscriber_id'] or '-'} — deadline {line['deadline_at'] or '-'} — "
+        f"policy {line['policy_version']}",
+        highlight=False,
+    )
+    for entry in line["timeline"]:
+        out.print(
+            f"  {entry['at']}  {entry['actor']}: {entry['event']} "
+            f"{entry['from_state']} → {entry['to_state']}: {entry['note']}",
+            highlight=False,
+            markup=False,
+        )
+    for charge in line["charges"]:
+        out.print(f"  charge {charge['kind']}: {charge['amount_yen']:,} 円", highlight=False)
+    out.print(f"  next: {', '.join(line['allowed_events']) or '-'}", highlight=False)
+
+
+@cases_app.command("decide")
+def cases_decide(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="Case number or reference")],
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="resolve, malicious, reinstate, terminate, "
+            "confirm-infringement, reject, close, reopen, ..."
+        ),
+    ],
+    note: Annotated[str | None, typer.Option(help="Why, for the timeline")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Record an operator's decision; the workflow says which are allowed in each state."""
+    runtime = _runtime(ctx)
+    if action not in workflows.OPERATOR_EVENTS:
+        raise _fail(
+            f"unknown action {action!r}; one of {', '.join(sorted(workflows.OPERATOR_EVENTS))}"
+        )
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            case = cases.get_case(session, case_id)
+            cases.apply(
+                session, case, action, _actor(), runtime.now(), runtime.settings.provider, note
+            )
+            line = case_schemas.case_json(session, case)
+    except cases.CaseNotFound as exc:
+        raise _fail(str(exc), 1) from exc
+    except workflows.InvalidTransition as exc:
+        raise _fail(str(exc), 1) from exc
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
+    if as_json:
+        _emit(line)
+    else:
+        out.print(f"{line['reference']}: {line['state']}", highlight=False)
+
+
+@subscribers_app.command("show")
+def subscribers_show(
+    ctx: typer.Context,
+    subscriber_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail)")] = "operator review",
+) -> None:
+    """A subscriber's status, account balance, charges, enforcement actions and cases."""
+    runtime = _runtime(ctx)
+    with db.unit_of_work(runtime.factory) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            raise _fail(f"no subscriber {subscriber_id}", 1)
+        line = case_schemas.subscriber_json(session, subscriber)
+        record_access(
+            session,
+            actor=_actor(),
+            action="view-subscriber",
+            subject=subscriber_id,
+            now=runtime.now(),
+            reason=reason,
+        )
+    if as_json:
+        _emit(line)
+        return
+    out.print(
+        f"{line['subscriber_id']} {line['name']} — {line['status']} — balance "
+        f"{line['balance_yen']:,} 円 — cases {line['cases']}",
+        highlight=False,
+    )
+
+
+@outbox_app.command("list")
+def outbox_list(
+    ctx: typer.Context,
+    case_id: Annotated[str | None, typer.Option("--case", help="Only this case")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every notice with its case: sent, kept (no SMTP configured), pending or failed."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        query = select(Notice).order_by(Notice.id)
+        if case_id:
+            query = query.where(Notice.case_id == cases.get_case(session, case_id).id)
+        lines = [case_schemas.notice_json(notice) for notice in session.scalars(query)]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            out.print(
+                f"{line['notice_id']}\tcase {line['case_id']}\t{line['status']}\t"
+                f"{line['to']}\t{line['subject']}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command()
+def tick(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Run once whatever is due now: deadlines that fell due, then the outbox."""
+    runtime = _runtime(ctx)
+    report = runner.tick(runtime.factory, runtime.settings, runtime.now())
+    if as_json:
+        _emit(asdict(report))
+    else:
+        out.print(
+            f"{report.deadlines} deadlines run, {report.sent} notices sent, "
+            f"{report.kept} kept, {report.failed} failed",
+            highlight=False,
+        )
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option(help="Seconds between runs")] = 30.0,
+    once: Annotated[bool, typer.Option(help="Run one tick and stop")] = False,
+) -> None:
+    """Run deadlines and deliver notices as they fall due, until interrupted."""
+    runtime = _runtime(ctx)
+    while True:
+        report = runner.tick(runtime.factory, runtime.settings, runtime.now())
+        if report.deadlines or report.sent or report.failed:
+            err.print(f"{iso_jst(runtime.now())}: {asdict(report)}", highlight=False)
+        if once:
+            return
+        time.sleep(interval)
 
 
 def main() -> None:

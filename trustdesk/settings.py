@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -71,6 +71,37 @@ class IntakeSettings(BaseModel):
     )
 
 
+class SmtpSettings(BaseModel):
+    """The relay that delivers notices to subscribers and complainants (cases.mailer)."""
+
+    host: str | None = Field(
+        None, description="SMTP relay that delivers notices; unset means notices are not sent"
+    )
+    port: int = Field(25, ge=1, le=65535, description="Port of the SMTP relay")
+    starttls: bool = Field(
+        False, description="Upgrade the connection with STARTTLS before logging in or sending"
+    )
+    username: str | None = Field(
+        None, description="Login name at the relay; unset means no login (AUTH)"
+    )
+    password: SecretStr | None = Field(
+        None, description="Password for username; kept out of logs and error messages"
+    )
+    from_address: str = Field(
+        "abuse@example.net", description="From: of every notice; replies come back to it"
+    )
+    timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for the relay before the delivery is retried"
+    )
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> SmtpSettings:
+        """A login needs both halves; one alone is a configuration mistake, not "no login"."""
+        if (self.username is None) != (self.password is None):
+            raise ValueError("smtp.username and smtp.password must be given together")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
@@ -82,6 +113,12 @@ class Settings(BaseSettings):
     provider: ProviderSettings = Field(default_factory=ProviderSettings)  # type: ignore[arg-type]
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)  # type: ignore[arg-type]
     intake: IntakeSettings = Field(default_factory=IntakeSettings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    policy_file: str | None = Field(
+        None,
+        description="policy.toml with the deadlines and amounts cases run under; unset means "
+        "the seeds' defaults (cases.policy)",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,13 +33,48 @@ class DocumentTooLarge(UnparseableDocument):
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """A stored complaint as intake reports it: plain values, not a tracked ORM object (a feed
+    file records tens of thousands; the ORM's bookkeeping for them would cost more than the
+    rest of intake)."""
+
+    id: int
+    kind: str
+    category: str
+    source_format: str
+    source_ip: str | None
+    source_port: int | None
+    observed_at: datetime | None
+    url: str | None
+    domain: str | None
+    in_network: bool
+    subscriber_id: str | None
+    candidates: list[str]
+    attribution: dict[str, Any]
+    warnings: list[str]
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Complaint | dict[str, Any], complaint_id: int | None = None) -> Recorded:
+        values = row if isinstance(row, dict) else {n: getattr(row, n) for n in _RECORDED}
+        return cls(
+            **{n: values[n] for n in _RECORDED if n != "id"},
+            id=complaint_id if complaint_id is not None else values["id"],
+        )
+
+
+_RECORDED = tuple(f.name for f in fields(Recorded))
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One line of ``trustdesk ingest --json``: a complaint, or a document that failed."""
 
     document: str
-    complaint: Complaint | None = None
+    complaint: Recorded | None = None
     duplicate: bool = False
     error: str | None = None
+    case_id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         if self.complaint is None:
@@ -47,6 +83,7 @@ class Outcome:
         return {
             "complaint_id": c.id,
             "duplicate": self.duplicate,
+            "case_id": self.case_id,
             "file": self.document,
             "kind": c.kind,
             "category": c.category,
@@ -87,6 +124,10 @@ def store_document(
     return document
 
 
+AfterRecord = Callable[[Session, list[Outcome]], list[Outcome]]
+"""Runs in the recording transaction, e.g. to open cases, and may enrich the outcomes."""
+
+
 def ingest(
     factory: sessionmaker[Session],
     settings: Settings,
@@ -94,6 +135,7 @@ def ingest(
     filename: str | None,
     now: datetime,
     actor: str,
+    after_record: AfterRecord | None = None,
 ) -> list[Outcome]:
     """Store, parse and record one document, each step in its own transaction."""
     label = filename or "-"
@@ -104,7 +146,7 @@ def ingest(
             ).id
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
-    return process(factory, settings, document_id, data, filename, label, now, actor)
+    return process(factory, settings, document_id, data, filename, label, now, actor, after_record)
 
 
 def process(
@@ -116,6 +158,7 @@ def process(
     label: str,
     now: datetime,
     actor: str,
+    after_record: AfterRecord | None = None,
 ) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
     try:
@@ -130,6 +173,8 @@ def process(
             session, settings.provider, timedelta(seconds=settings.attribution.clock_skew_seconds)
         )
         outcomes = record_all(session, attributor, document_id, label, reports, now)
+        if after_record is not None:
+            outcomes = after_record(session, outcomes)
         document = session.get_one(Document, document_id)
         document.status, document.error = "parsed", None
         record_access(
@@ -150,6 +195,7 @@ def retry_pending(
     now: datetime,
     actor: str,
     include_failed: bool = False,
+    after_record: AfterRecord | None = None,
 ) -> list[Outcome]:
     """Finish documents stored but never recorded (a crash), and optionally failed ones."""
     statuses = ["pending", "failed"] if include_failed else ["pending"]
@@ -163,7 +209,9 @@ def retry_pending(
             document = session.get_one(Document, document_id)
             content, filename = document.content, document.filename
         label = filename or f"document {document_id}"
-        outcomes += process(factory, settings, document_id, content, filename, label, now, actor)
+        outcomes += process(
+            factory, settings, document_id, content, filename, label, now, actor, after_record
+        )
     return outcomes
 
 
@@ -206,7 +254,7 @@ def _record_batch(
 ) -> list[Outcome]:
     prints = [fingerprint_of(report) for report in reports]
     known = {
-        complaint.fingerprint: complaint
+        complaint.fingerprint: Recorded.of(complaint)
         for complaint in session.scalars(
             select(Complaint).where(Complaint.fingerprint.in_(set(prints)))
         )
@@ -244,7 +292,7 @@ def _record_batch(
 
 def _insert(
     session: Session, rows: list[tuple[dict[str, Any], dict[str, Any]]]
-) -> dict[str, Complaint]:
+) -> dict[str, Recorded]:
     """Bulk INSERT ... RETURNING of complaints, then their complainants, on the Core layer.
 
     The ORM unit of work costs more than the rest of intake together for a feed file; the
@@ -267,7 +315,7 @@ def _insert(
         ],
     )
     return {
-        complaint["fingerprint"]: Complaint(id=ids[complaint["fingerprint"]], **complaint)
+        complaint["fingerprint"]: Recorded.of(complaint, ids[complaint["fingerprint"]])
         for complaint, _ in rows
     }
 
@@ -286,7 +334,7 @@ def record(
         select(Complaint).where(Complaint.fingerprint == fingerprint)
     ).first()
     if existing is not None:
-        return Outcome(label, existing, duplicate=True)
+        return Outcome(label, Recorded.of(existing), duplicate=True)
     rows = _complaint_rows(
         report, fingerprint, document_id, attribute(attributor, report, now), now
     )
@@ -297,7 +345,7 @@ def record(
         existing = session.scalars(
             select(Complaint).where(Complaint.fingerprint == fingerprint)
         ).one()
-        return Outcome(label, existing, duplicate=True)
+        return Outcome(label, Recorded.of(existing), duplicate=True)
     return Outcome(label, complaint)
 
 
@@ -356,5 +404,6 @@ def _complaint_rows(
         "warnings": list(report.warnings),
         "evidence": report.evidence,
     }
-    identity = asdict(report.complainant)  # same fields as ComplainantIdentity
+    who = report.complainant  # the same fields as ComplainantIdentity
+    identity = {f.name: getattr(who, f.name) for f in fields(who)}
     return complaint, identity

@@ -1,0 +1,106 @@
+"""Cases: complaints about one subscriber grouped and run through their workflow.
+
+A case keeps the policy it runs under (a later policy change does not rewrite history), its
+state and stored deadline (the worker fires it when due), and a timeline of every change.
+Notices wait in the outbox, written in the same transaction as the state change that caused
+them, and are delivered after commit; enforcement actions likewise wait to be handed over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustdesk.db import Base, UTCDateTime
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_open_by_subscriber", "subscriber_id", "workflow", "closed"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(16))  # spam | takedown | abuse
+    kind: Mapped[str] = mapped_column(String(32))  # the complaint kind that opened it
+    state: Mapped[str] = mapped_column(String(40))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscriber_id: Mapped[str | None] = mapped_column(ForeignKey("subscribers.subscriber_id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rung: Mapped[int] = mapped_column(Integer, default=0)
+    device: Mapped[bool] = mapped_column(Boolean, default=False)
+    election: Mapped[bool] = mapped_column(Boolean, default=False)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+
+    @property
+    def reference(self) -> str:
+        """What notices carry in their subject, so that replies find the case."""
+        return f"TD-{self.id:06d}"
+
+
+class CaseComplaint(Base):
+    """A complaint belongs to at most one case."""
+
+    __tablename__ = "case_complaints"
+
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TimelineEntry(Base):
+    __tablename__ = "case_timeline"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Notice(Base):
+    """The outbox: every notice is kept here with its case, sent or not."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    template: Mapped[str] = mapped_column(String(60))
+    lang: Mapped[str] = mapped_column(String(5))
+    recipient: Mapped[str] = mapped_column(String(20))  # subscriber | complainant
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EnforcementAction(Base):
+    """Suspend, resume, terminate or take down: recorded, then handed to provisioning."""
+
+    __tablename__ = "enforcement_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    subscriber_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subscribers.subscriber_id"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,176 @@
+"""The JSON shapes of cases, subscribers and the outbox, shared by the CLI and the API.
+
+Field names are a contract with scripts outside the project (issue 3): keep them, add freely.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trustdesk.attribution.models import Subscriber
+from trustdesk.billing.models import LedgerEntry
+from trustdesk.cases import workflows
+from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
+from trustdesk.cases.service import view_of
+from trustdesk.timeutil import iso_jst
+
+
+def case_json(session: Session, case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "reference": case.reference,
+        "workflow": case.workflow,
+        "kind": case.kind,
+        "state": case.state,
+        "closed": case.closed,
+        "subscriber_id": case.subscriber_id,
+        "opened_at": iso_jst(case.opened_at),
+        "deadline_at": iso_jst(case.deadline_at),
+        "policy_version": case.policy_version,
+        "rung": case.rung,
+        "complaints": list(
+            session.scalars(
+                select(CaseComplaint.complaint_id)
+                .where(CaseComplaint.case_id == case.id)
+                .order_by(CaseComplaint.complaint_id)
+            )
+        ),
+        "charges": [
+            _charge(entry)
+            for entry in session.scalars(
+                select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id)
+            )
+        ],
+        "actions": [
+            _action(action)
+            for action in session.scalars(
+                select(EnforcementAction)
+                .where(EnforcementAction.case_id == case.id)
+                .order_by(EnforcementAction.id)
+            )
+        ],
+        "timeline": [
+            _entry(entry)
+            for entry in session.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.case_id == case.id)
+                .order_by(TimelineEntry.id)
+            )
+        ],
+        "notices": [
+            notice_json(notice, with_body=False)
+            for notice in session.scalars(
+                select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)
+            )
+        ],
+        "allowed_events": list(workflows.allowed_events(view_of(session, case))),
+    }
+
+
+def case_summary(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "reference": case.reference,
+        "workflow": case.workflow,
+        "kind": case.kind,
+        "state": case.state,
+        "closed": case.closed,
+        "subscriber_id": case.subscriber_id,
+        "opened_at": iso_jst(case.opened_at),
+        "deadline_at": iso_jst(case.deadline_at),
+        "policy_version": case.policy_version,
+    }
+
+
+def subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    ledger = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.subscriber_id == subscriber.subscriber_id)
+        .order_by(LedgerEntry.id)
+    ).all()
+    return {
+        "subscriber_id": subscriber.subscriber_id,
+        "name": subscriber.name,
+        "email": subscriber.email,
+        "plan": subscriber.plan,
+        "monthly_fee_yen": subscriber.monthly_fee_yen,
+        "status": subscriber.status,
+        "balance_yen": sum(entry.amount_yen for entry in ledger),
+        "ledger": [_charge(entry) for entry in ledger],
+        "actions": [
+            _action(action)
+            for action in session.scalars(
+                select(EnforcementAction)
+                .where(EnforcementAction.subscriber_id == subscriber.subscriber_id)
+                .order_by(EnforcementAction.id)
+            )
+        ],
+        "cases": list(
+            session.scalars(
+                select(Case.id)
+                .where(Case.subscriber_id == subscriber.subscriber_id)
+                .order_by(Case.id)
+            )
+        ),
+        "open_cases": session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.subscriber_id == subscriber.subscriber_id, Case.closed.is_(False))
+        ),
+    }
+
+
+def notice_json(notice: Notice, with_body: bool = True) -> dict[str, Any]:
+    line = {
+        "notice_id": notice.id,
+        "case_id": notice.case_id,
+        "template": notice.template,
+        "recipient": notice.recipient,
+        "to": notice.to_address,
+        "subject": notice.subject,
+        "message_id": notice.message_id,
+        "status": notice.status,
+        "created_at": iso_jst(notice.created_at),
+        "sent_at": iso_jst(notice.sent_at),
+        "attempts": notice.attempts,
+        "last_error": notice.last_error,
+    }
+    if with_body:
+        line["body"] = notice.body
+    return line
+
+
+def _charge(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "amount_yen": entry.amount_yen,
+        "reason": entry.reason,
+        "case_id": entry.case_id,
+        "billed_at": iso_jst(entry.billed_at),
+    }
+
+
+def _action(action: EnforcementAction) -> dict[str, Any]:
+    return {
+        "action": action.action,
+        "status": action.status,
+        "reason": action.reason,
+        "case_id": action.case_id,
+        "requested_at": iso_jst(action.requested_at),
+        "done_at": iso_jst(action.done_at),
+    }
+
+
+def _entry(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "at": iso_jst(entry.at),
+        "actor": entry.actor,
+        "event": entry.event,
+        "from_state": entry.from_state,
+        "to_state": entry.to_state,
+        "note": entry.note,
+        "effects": entry.detail.get("effects", []),
+    }
