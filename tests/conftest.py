@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 from trustdesk import db, demo, models_registry
 from trustdesk.cli import app
 from trustdesk.settings import Settings, load_settings
+from trustdesk.timeutil import JST
+from trustdesk.web.app import create_app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -93,6 +97,30 @@ def cli(factory: sessionmaker[Session], database_url: str) -> Callable[..., CliR
 
 def json_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+class Clock:
+    """The web application's "now", set by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 10, 20, 15, 0, tzinfo=JST))
+
+
+@pytest.fixture
+def client(
+    factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> Iterator[TestClient]:
+    """The HTTP application on the test database, with the Example Net configuration."""
+    with TestClient(create_app(settings, clock=clock)) as test_client:
+        yield test_client
 
 
 @pytest.fixture
