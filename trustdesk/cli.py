@@ -24,6 +24,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk import db, demo
+from trustdesk.access import service as access
+from trustdesk.access.models import ApiKey, User
+from trustdesk.access.roles import ROLES
 from trustdesk.attribution.importing import KINDS, import_lines
 from trustdesk.attribution.models import Subscriber
 from trustdesk.attribution.service import Attributor
@@ -295,12 +298,7 @@ def ingest(
 
 def _open_cases(runtime: Runtime) -> intake.AfterRecord:
     """Each new complaint opens or joins its case in the transaction that records it."""
-    policy, now, actor = runtime.policy, runtime.now(), _actor()
-
-    def hook(session: Session, outcomes: list[intake.Outcome]) -> list[intake.Outcome]:
-        return cases.cases_for(session, outcomes, policy, runtime.settings.provider, now, actor)
-
-    return hook
+    return cases.case_opener(runtime.policy, runtime.settings.provider, runtime.now(), _actor())
 
 
 def _report_outcome(outcome: intake.Outcome, as_json: bool) -> None:
@@ -689,6 +687,183 @@ def worker(
         if once:
             return
         time.sleep(interval)
+
+
+# -- operators, API keys, the server ------------------------------------------------------------
+
+users_app = typer.Typer(no_args_is_help=True, help="Console operators and their roles.")
+apikeys_app = typer.Typer(no_args_is_help=True, help="API keys for machine clients.")
+app.add_typer(users_app, name="users")
+app.add_typer(apikeys_app, name="apikeys")
+ROLE_HELP = f"One of: {', '.join(ROLES)}"
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
+) -> None:
+    """Add an operator; the password is read from stdin (one line), never from the arguments."""
+    runtime = _runtime(ctx)
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            access.add_user(session, name, role, password, runtime.now())
+    except (ValueError, access.AccessError) as exc:
+        raise _fail(str(exc), 1) from exc
+    out.print(f"user {name} added with role {role}", highlight=False)
+
+
+@users_app.command("list")
+def users_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Operators with their role, state and last login (never a password hash)."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        lines = [
+            {
+                "username": user.username,
+                "role": user.role,
+                "active": user.active,
+                "last_login_at": iso_jst(user.last_login_at),
+                "locked_until": iso_jst(user.locked_until),
+            }
+            for user in session.scalars(select(User).order_by(User.username))
+        ]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            state = "active" if line["active"] else "disabled"
+            out.print(f"{line['username']}\t{line['role']}\t{state}", highlight=False)
+
+
+@users_app.command("disable")
+def users_disable(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
+    """Disable an operator at once: every open console session of theirs ends."""
+    runtime = _runtime(ctx)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            access.set_active(session, name, False, runtime.now())
+    except access.AccessError as exc:
+        raise _fail(str(exc), 1) from exc
+    out.print(f"user {name} disabled", highlight=False)
+
+
+@apikeys_app.command("create")
+def apikeys_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who uses the key, e.g. the SIEM")],
+    role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
+) -> None:
+    """Create an API key; it is printed once, only its hash is kept."""
+    runtime = _runtime(ctx)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            _, plaintext = access.create_api_key(session, name, role, runtime.now())
+    except (ValueError, access.AccessError) as exc:
+        raise _fail(str(exc), 1) from exc
+    sys.stdout.write(plaintext + "\n")
+
+
+@apikeys_app.command("list")
+def apikeys_list(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Keys by id, name and role, and whether they were revoked."""
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        lines = [
+            {
+                "key_id": key.key_id,
+                "name": key.name,
+                "role": key.role,
+                "created_at": iso_jst(key.created_at),
+                "revoked_at": iso_jst(key.revoked_at),
+                "last_used_at": iso_jst(key.last_used_at),
+            }
+            for key in session.scalars(select(ApiKey).order_by(ApiKey.id))
+        ]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            revoked = f"revoked {line['revoked_at']}" if line["revoked_at"] else "active"
+            out.print(f"{line['key_id']}\t{line['name']}\t{line['role']}\t{revoked}")
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a key: it stops working at once."""
+    runtime = _runtime(ctx)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            access.revoke_api_key(session, key_id, runtime.now())
+    except access.AccessError as exc:
+        raise _fail(str(exc), 1) from exc
+    out.print(f"key {key_id} revoked", highlight=False)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port of the console and API")] = 8000,
+    workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Also run deadlines and the outbox in this process (default: on SQLite only)",
+        ),
+    ] = None,
+) -> None:
+    """Run the console, the public forms and the API; with the embedded SQLite database also
+    the worker, so one command runs everything."""
+    import uvicorn
+
+    from trustdesk.web.app import create_app
+
+    runtime = _runtime(ctx)
+    settings = runtime.settings
+    embedded = settings.database_url.startswith("sqlite")
+    runtime.engine  # noqa: B018 - migrate once here, before the workers start
+    if worker if worker is not None else embedded:
+        _start_worker_thread(runtime)
+    err.print(f"trustdesk on http://{host}:{port}/ (database {_safe_url(settings)})")
+    if workers > 1:
+        uvicorn.run(
+            "trustdesk.web.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    app_ = create_app(settings, clock=runtime.now)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _start_worker_thread(runtime: Runtime, interval: float = 30.0) -> None:
+    """The worker's loop beside the server (embedded mode): a daemon thread, gone with it."""
+    import threading
+
+    def loop() -> None:
+        while True:
+            try:
+                runner.tick(runtime.factory, runtime.settings, runtime.now())
+            except Exception as exc:  # keep serving; the next tick tries again
+                err.print(f"worker: {exc}", highlight=False)
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="trustdesk-worker", daemon=True).start()
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def main() -> None:

@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, create_engine, event
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -51,6 +54,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class jst_day(FunctionElement[str]):  # noqa: N801 - used like a SQL function
+    """The JST calendar day (``YYYY-MM-DD``) of a ``UTCDateTime`` column, computed in SQL so that
+    counts per day group in the database. Japan has no daylight saving time: +9 hours always."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(jst_day, "sqlite")
+def _jst_day_sqlite(element: jst_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '+9 hours')"
+
+
+@compiles(jst_day, "postgresql")
+def _jst_day_postgresql(element: jst_day, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char({column} AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def load_all() -> None:
+    from trustdesk.access import models as _access  # noqa: F401
     from trustdesk.attribution import models as _attribution  # noqa: F401
     from trustdesk.billing import models as _billing  # noqa: F401
     from trustdesk.cases import models as _cases  # noqa: F401

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -102,6 +102,40 @@ class SmtpSettings(BaseModel):
         return self
 
 
+class WebSettings(BaseModel):
+    """The console, the public complaint forms and the API (web/, access/)."""
+
+    session_idle_minutes: int = Field(
+        120, gt=0, description="A console session unused this long must log in again"
+    )
+    session_max_hours: int = Field(
+        12, gt=0, description="A console session ends this long after login"
+    )
+    login_max_failures: int = Field(
+        5, gt=0, description="Failed logins in a row after which the account is locked for a while"
+    )
+    login_lockout_minutes: int = Field(
+        15, gt=0, description="How long such an account stays locked"
+    )
+    login_failures_per_client: int = Field(
+        30, gt=0, description="Failed logins per client address per hour, over all accounts"
+    )
+    form_submissions_per_client: int = Field(
+        20, gt=0, description="Public complaint forms one client address may submit per hour"
+    )
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest file a public form accepts (documents, .eml)"
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark cookies Secure: 'auto' does when the request came over HTTPS (behind a "
+        "proxy, run with forwarded headers)",
+    )
+    smtp_max_message_bytes: int = Field(
+        25 * 1024 * 1024, gt=0, description="Largest mail the abuse mailbox listener accepts"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
@@ -114,6 +148,7 @@ class Settings(BaseSettings):
     attribution: AttributionSettings = Field(default_factory=AttributionSettings)  # type: ignore[arg-type]
     intake: IntakeSettings = Field(default_factory=IntakeSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     policy_file: str | None = Field(
         None,
         description="policy.toml with the deadlines and amounts cases run under; unset means "

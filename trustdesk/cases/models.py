@@ -72,7 +72,9 @@ class Notice(Base):
     __tablename__ = "notices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # A receipt for a complaint filed on a public form belongs to the complaint, not a case.
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     template: Mapped[str] = mapped_column(String(60))
     lang: Mapped[str] = mapped_column(String(5))
     recipient: Mapped[str] = mapped_column(String(20))  # subscriber | complainant

@@ -45,7 +45,7 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
             )
         ],
         "actions": [
-            _action(action)
+            action_json(action)
             for action in session.scalars(
                 select(EnforcementAction)
                 .where(EnforcementAction.case_id == case.id)
@@ -101,7 +101,7 @@ def subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "balance_yen": sum(entry.amount_yen for entry in ledger),
         "ledger": [_charge(entry) for entry in ledger],
         "actions": [
-            _action(action)
+            action_json(action)
             for action in session.scalars(
                 select(EnforcementAction)
                 .where(EnforcementAction.subscriber_id == subscriber.subscriber_id)
@@ -153,7 +153,7 @@ def _charge(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def _action(action: EnforcementAction) -> dict[str, Any]:
+def action_json(action: EnforcementAction) -> dict[str, Any]:
     return {
         "action": action.action,
         "status": action.status,

@@ -8,7 +8,7 @@ after commit. Time is always passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -389,3 +389,37 @@ def cases_for(
         replace(o, case_id=case_of.get(o.complaint.id)) if o.complaint is not None else o
         for o in outcomes
     ]
+
+
+def case_opener(
+    policy: Policy, provider: ProviderSettings, now: datetime, actor: str
+) -> Callable[[Session, list[Outcome]], list[Outcome]]:
+    """The hook intake runs in its recording transaction: each new complaint opens or joins its
+    case there, so a complaint is never recorded without its case (CLI, API, forms, SMTP)."""
+
+    def hook(session: Session, outcomes: list[Outcome]) -> list[Outcome]:
+        return cases_for(session, outcomes, policy, provider, now, actor)
+
+    return hook
+
+
+def assign(session: Session, case: Case, assignee: str | None, actor: str, now: datetime) -> None:
+    """Give the case to an operator (or to nobody); the timeline says who handed it to whom.
+    Assignment is not a workflow state, so it does not go through ``transition``."""
+    before = case.assignee
+    if before == assignee:
+        return
+    case.assignee = assignee
+    session.add(
+        TimelineEntry(
+            case_id=case.id,
+            at=now,
+            actor=actor,
+            event="assign",
+            from_state=case.state,
+            to_state=case.state,
+            note=f"Assigned to {assignee or 'nobody'} (was {before or 'nobody'}).",
+            detail={"assignee": assignee, "previous": before},
+        )
+    )
+    session.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.privacy.models import AuditEntry
-from trustdesk.timeutil import to_utc
+from trustdesk.timeutil import iso_jst, to_utc
 
 GENESIS = "0" * 64
 
@@ -77,3 +78,27 @@ def verify_chain(session: Session) -> int | None:
             return entry.id
         previous = entry.entry_hash
     return None
+
+
+def entries(session: Session, limit: int = 500, before_id: int | None = None) -> list[AuditEntry]:
+    """The newest entries first, for the privacy officer's view (paged by ``before_id``)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query))
+
+
+def export_rows(session: Session) -> Iterator[dict[str, Any]]:
+    """Every entry, oldest first, with its hashes, so an export can be verified on its own."""
+    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
+        yield {
+            "id": entry.id,
+            "at": iso_jst(entry.at),
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject": entry.subject,
+            "reason": entry.reason,
+            "detail": entry.detail,
+            "previous_hash": entry.previous_hash,
+            "entry_hash": entry.entry_hash,
+        }

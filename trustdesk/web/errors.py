@@ -1,13 +1,18 @@
 """Domain exceptions mapped to HTTP once, at the edge (STYLE 6).
 
-Every error answers JSON ``{"error": CODE, "detail": MESSAGE}`` with a 4xx status that says
-whose fault it is; FastAPI's own request validation keeps its 422 with the field list.
+The API answers JSON ``{"error": CODE, "detail": MESSAGE}`` with a 4xx status that says whose
+fault it is (FastAPI's own request validation keeps its 422 with the field list); console pages
+answer the same status with an HTML page in the operator's language, and a page that needs a
+login sends the browser to it.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustdesk.cases.service import CaseNotFound
 from trustdesk.cases.workflows import InvalidTransition
@@ -27,21 +32,42 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def error_response(request: Request, status: int, code: str, detail: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": code, "detail": detail}, status_code=status)
+    from trustdesk.web.pages import render
+
+    return render(request, "console/error.html", None, status, status=status, message=detail)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    from trustdesk.web.pages import LoginRequired
+
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.detail)
+        return error_response(request, exc.status, exc.code, exc.detail)
+
+    async def login_required(request: Request, exc: Exception) -> Response:
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(request, exc.status_code, code, str(exc.detail))
 
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(LoginRequired, login_required)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     for kind, status, code in _DOMAIN:
 
         async def domain_error(
             request: Request, exc: Exception, status: int = status, code: str = code
-        ) -> JSONResponse:
-            return error_response(status, code, str(exc))
+        ) -> Response:
+            return error_response(request, status, code, str(exc))
 
         app.add_exception_handler(kind, domain_error)

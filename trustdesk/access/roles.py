@@ -1,0 +1,100 @@
+"""Who may do what: the roles of the abuse desk and the permissions each holds (issue 4).
+
+Every action the console or the API offers names one permission, and the server checks it on
+every request; hiding a button is a convenience, never the check. Roles follow least privilege:
+an administrator manages accounts but does not read complaints, and only the roles that handle a
+matter see the complainant's identity (seed 000 (3)) or secret communications (seed 002 §23).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    CASES_READ = "cases.read"
+    CASES_DECIDE = "cases.decide"
+    CASES_ASSIGN = "cases.assign"
+    COMPLAINTS_SUBMIT = "complaints.submit"
+    EVIDENCE_READ = "evidence.read"  # raw mail and connection logs: secret communications (§23)
+    COMPLAINANT_READ = "complainant.read"  # who complained (seed 000 (3))
+    SUBSCRIBERS_READ = "subscribers.read"
+    PERSONAL_DATA_READ = "personal.read"  # a subscriber's full name, address, e-mail, phone
+    LEDGER_READ = "ledger.read"
+    OUTBOX_READ = "outbox.read"
+    ACTIONS_READ = "actions.read"
+    ACTIONS_RETRY = "actions.retry"
+    DASHBOARD_READ = "dashboard.read"
+    AUDIT_READ = "audit.read"
+    USERS_MANAGE = "users.manage"
+    APIKEYS_MANAGE = "apikeys.manage"
+    NETWORK_MANAGE = "network.manage"
+    CSAM_READ = "csam.read"  # the CSAM address list (seed 002 §28), its own role alone
+
+
+_HANDLING = frozenset(
+    {
+        Permission.CASES_READ,
+        Permission.CASES_DECIDE,
+        Permission.COMPLAINTS_SUBMIT,
+        Permission.EVIDENCE_READ,
+        Permission.SUBSCRIBERS_READ,
+        Permission.PERSONAL_DATA_READ,
+        Permission.LEDGER_READ,
+        Permission.OUTBOX_READ,
+        Permission.ACTIONS_READ,
+        Permission.DASHBOARD_READ,
+    }
+)
+
+GRANTS: dict[str, frozenset[Permission]] = {
+    "operator": _HANDLING,
+    "supervisor": _HANDLING
+    | {Permission.CASES_ASSIGN, Permission.COMPLAINANT_READ, Permission.ACTIONS_RETRY},
+    "network": frozenset(
+        {
+            Permission.NETWORK_MANAGE,
+            Permission.SUBSCRIBERS_READ,
+            Permission.ACTIONS_READ,
+            Permission.ACTIONS_RETRY,
+            Permission.DASHBOARD_READ,
+        }
+    ),
+    "billing": frozenset(
+        {
+            Permission.SUBSCRIBERS_READ,
+            Permission.PERSONAL_DATA_READ,
+            Permission.LEDGER_READ,
+            Permission.ACTIONS_READ,
+        }
+    ),
+    "privacy_officer": frozenset(
+        {
+            Permission.AUDIT_READ,
+            Permission.CASES_READ,
+            Permission.COMPLAINANT_READ,
+            Permission.SUBSCRIBERS_READ,
+            Permission.PERSONAL_DATA_READ,
+            Permission.DASHBOARD_READ,
+        }
+    ),
+    "admin": frozenset(
+        {Permission.USERS_MANAGE, Permission.APIKEYS_MANAGE, Permission.DASHBOARD_READ}
+    ),
+    "csam_officer": frozenset({Permission.CSAM_READ, Permission.NETWORK_MANAGE}),
+}
+ROLES: tuple[str, ...] = tuple(GRANTS)
+
+
+class UnknownRole(ValueError):
+    pass
+
+
+def check_role(role: str) -> str:
+    if role not in GRANTS:
+        raise UnknownRole(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    return role
+
+
+def can(role: str, permission: Permission) -> bool:
+    return permission in GRANTS.get(role, frozenset())

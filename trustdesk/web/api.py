@@ -1,0 +1,349 @@
+"""The JSON API under /api/v1 for machine clients (issue 4): complaints in, cases out.
+
+Every route names the permission it needs; keys are sent as ``Authorization: Bearer KEY``.
+The answers are the JSON the CLI prints (``--json``), so scripts can use either.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustdesk.access.roles import Permission
+from trustdesk.access.service import Principal
+from trustdesk.attribution.models import Subscriber
+from trustdesk.cases import runner, workflows
+from trustdesk.cases import schemas as case_schemas
+from trustdesk.cases import service as cases
+from trustdesk.cases.models import EnforcementAction, Notice
+from trustdesk.cases.queue import QueueFilter, queue
+from trustdesk.db import unit_of_work
+from trustdesk.intake import service as intake
+from trustdesk.intake.models import Complaint
+from trustdesk.privacy.masking import mask_email, mask_name
+from trustdesk.privacy.service import record_access
+from trustdesk.web.auth import api_permission
+from trustdesk.web.deps import RuntimeDep, WebRuntime
+from trustdesk.web.errors import ApiError
+from trustdesk.web.schemas import (
+    Action,
+    CaseDetail,
+    CaseSummary,
+    Decision,
+    IngestLine,
+    NoticeLine,
+    Problem,
+    SubscriberDetail,
+)
+
+router = APIRouter(
+    prefix="/api/v1",
+    responses={
+        401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
+        403: {"model": Problem, "description": "The key's role may not do this"},
+    },
+)
+
+COMPLAINT_TYPES = ("application/json", "message/rfc822", "text/csv")
+
+
+def _caller(permission: Permission) -> object:
+    return Depends(api_permission(permission))
+
+
+Submitter = Annotated[Principal, _caller(Permission.COMPLAINTS_SUBMIT)]
+CaseReader = Annotated[Principal, _caller(Permission.CASES_READ)]
+Decider = Annotated[Principal, _caller(Permission.CASES_DECIDE)]
+SubscriberReader = Annotated[Principal, _caller(Permission.SUBSCRIBERS_READ)]
+ActionReader = Annotated[Principal, _caller(Permission.ACTIONS_READ)]
+OutboxReader = Annotated[Principal, _caller(Permission.OUTBOX_READ)]
+EvidenceReader = Annotated[Principal, _caller(Permission.EVIDENCE_READ)]
+ComplainantReader = Annotated[Principal, _caller(Permission.COMPLAINANT_READ)]
+
+
+@router.post(
+    "/complaints",
+    tags=["complaints"],
+    status_code=201,
+    response_model=IngestLine,
+    responses={
+        200: {"model": IngestLine, "description": "Already known: the same complaint, stored once"},
+        413: {"model": Problem},
+        415: {"model": Problem},
+        422: {"model": Problem, "description": "Stored, but no complaint could be read from it"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def submit_complaint(
+    request: Request, background: BackgroundTasks, runtime: RuntimeDep, caller: Submitter
+) -> JSONResponse:
+    """A complaint as the JSON of a web form, a raw mail (``message/rfc822``: forwarded spam,
+    ARF, X-ARF) or a Shadowserver CSV. The document is stored before this answers."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in COMPLAINT_TYPES:
+        raise ApiError(415, "unsupported_media_type", f"send one of {', '.join(COMPLAINT_TYPES)}")
+    data = await _read_limited(request, runtime.settings.intake.max_document_bytes)
+    outcomes = await run_in_threadpool(_ingest, runtime, data, kind, caller.actor)
+    background.add_task(runner.deliver, runtime.factory, runtime.settings, runtime.now())
+    lines = [outcome.as_json() for outcome in outcomes]
+    failed = [line for line in lines if line.get("error")]
+    if failed or not lines:
+        detail = failed[0]["error"] if failed else "no complaint found in the document"
+        return JSONResponse({"error": "unparseable", "detail": detail}, status_code=422)
+    answer = dict(lines[0]) | ({"complaints": lines} if len(lines) > 1 else {})
+    status = 200 if all(line["duplicate"] for line in lines) else 201
+    return JSONResponse(answer, status_code=status)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"the document is over the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"the document is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ingest(runtime: WebRuntime, data: bytes, kind: str, actor: str) -> list[intake.Outcome]:
+    suffix = {"application/json": ".json", "message/rfc822": ".eml", "text/csv": ".csv"}[kind]
+    now = runtime.now()
+    return intake.ingest(
+        runtime.factory,
+        runtime.settings,
+        data,
+        f"api{suffix}",
+        now,
+        actor,
+        cases.case_opener(runtime.policy, runtime.settings.provider, now, actor),
+    )
+
+
+@router.get("/cases", tags=["cases"], response_model=list[CaseSummary])
+def list_cases(
+    runtime: RuntimeDep,
+    caller: CaseReader,
+    workflow: str | None = None,
+    kind: str | None = None,
+    state: str | None = None,
+    subscriber: str | None = None,
+    assignee: Annotated[str | None, Query(description="A user name, or - for unassigned")] = None,
+    overdue: bool = False,
+    include_closed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, object]]:
+    """Open cases, soonest deadline first (the operators' queue)."""
+    wanted = QueueFilter(
+        workflow, kind, state, subscriber, assignee, overdue, include_closed, limit, offset
+    )
+    with unit_of_work(runtime.factory) as session:
+        rows = queue(session, wanted, runtime.now())
+        found = {row.case_id for row in rows}
+        by_id = {case.id: case for case in (cases.get_case(session, i) for i in found)}
+        return [
+            case_schemas.case_summary(by_id[row.case_id])
+            | {"assignee": row.assignee, "complaint_count": row.complaints}
+            for row in rows
+        ]
+
+
+@router.get(
+    "/cases/{case_id}",
+    tags=["cases"],
+    response_model=CaseDetail,
+    responses={404: {"model": Problem}},
+)
+def show_case(case_id: str, runtime: RuntimeDep, caller: CaseReader) -> dict[str, object]:
+    """One case: the ``trustdesk cases show --json`` shape. ``case_id`` is the number or the
+    reference (TD-000012)."""
+    with unit_of_work(runtime.factory) as session:
+        return case_schemas.case_json(session, cases.get_case(session, case_id))
+
+
+@router.post(
+    "/cases/{case_id}/decisions",
+    tags=["cases"],
+    response_model=CaseDetail,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+def decide(
+    case_id: str,
+    decision: Decision,
+    background: BackgroundTasks,
+    runtime: RuntimeDep,
+    caller: Decider,
+) -> dict[str, object]:
+    """An operator's decision; 409 with the allowed ones when the state does not accept it."""
+    if decision.action not in workflows.OPERATOR_EVENTS:
+        known = ", ".join(sorted(workflows.OPERATOR_EVENTS))
+        raise ApiError(422, "unknown_action", f"unknown action {decision.action!r}; one of {known}")
+    now = runtime.now()
+    with unit_of_work(runtime.factory) as session:
+        case = cases.get_case(session, case_id)
+        cases.apply(
+            session,
+            case,
+            decision.action,
+            caller.actor,
+            now,
+            runtime.settings.provider,
+            decision.note,
+        )
+        answer = case_schemas.case_json(session, case)
+    background.add_task(runner.deliver, runtime.factory, runtime.settings, now)
+    return answer
+
+
+@router.get(
+    "/subscribers/{subscriber_id}",
+    tags=["subscribers"],
+    response_model=SubscriberDetail,
+    responses={404: {"model": Problem}},
+)
+def show_subscriber(
+    subscriber_id: str,
+    runtime: RuntimeDep,
+    caller: SubscriberReader,
+    reason: Annotated[
+        str, Query(max_length=500, description="Why, for the audit trail")
+    ] = "api lookup",
+) -> dict[str, object]:
+    """Status, balance, charges, enforcement actions and cases. Name and e-mail are personal
+    data: masked unless the role reads personal data; the read is audited either way."""
+    with unit_of_work(runtime.factory) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}")
+        answer = case_schemas.subscriber_json(session, subscriber)
+        record_access(
+            session,
+            actor=caller.actor,
+            action="view-subscriber",
+            subject=subscriber_id,
+            now=runtime.now(),
+            reason=reason,
+        )
+    if not caller.can(Permission.PERSONAL_DATA_READ):
+        answer |= {"name": mask_name(answer["name"]), "email": mask_email(answer["email"])}
+    return answer
+
+
+@router.get("/actions", tags=["actions"], response_model=list[Action])
+def list_actions(
+    runtime: RuntimeDep,
+    caller: ActionReader,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, object]]:
+    """Enforcement actions, newest first; ``status=failed`` shows what provisioning refused."""
+    query = select(EnforcementAction).order_by(EnforcementAction.id.desc()).limit(limit)
+    if status:
+        query = query.where(EnforcementAction.status == status)
+    with unit_of_work(runtime.factory) as session:
+        return [
+            case_schemas.action_json(action)
+            | {"action_id": action.id, "subscriber_id": action.subscriber_id}
+            for action in session.scalars(query)
+        ]
+
+
+@router.get("/outbox", tags=["outbox"], response_model=list[NoticeLine])
+def list_outbox(
+    runtime: RuntimeDep,
+    caller: OutboxReader,
+    case: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, object]]:
+    """Notices with their bodies, newest first (``outbox list --json``)."""
+    query = select(Notice).order_by(Notice.id.desc()).limit(limit)
+    if status:
+        query = query.where(Notice.status == status)
+    with unit_of_work(runtime.factory) as session:
+        if case:
+            query = query.where(Notice.case_id == cases.get_case(session, case).id)
+        return [case_schemas.notice_json(notice) for notice in session.scalars(query)]
+
+
+@router.get(
+    "/complaints/{complaint_id}/evidence", tags=["complaints"], responses={404: {"model": Problem}}
+)
+def complaint_evidence(
+    complaint_id: int,
+    runtime: RuntimeDep,
+    caller: EvidenceReader,
+    reason: Annotated[
+        str, Query(min_length=3, max_length=500, description="Why, for the audit trail")
+    ],
+) -> dict[str, object]:
+    """The complaint's evidence (mail text, logs): secret communications (seed 002 §23), so the
+    reason is required and the read is written to the audit trail."""
+    with unit_of_work(runtime.factory) as session:
+        complaint = _complaint(session, complaint_id)
+        record_access(
+            session,
+            actor=caller.actor,
+            action="view-evidence",
+            subject=f"complaint {complaint_id}",
+            now=runtime.now(),
+            reason=reason,
+        )
+        return {
+            "complaint_id": complaint.id,
+            "evidence": complaint.evidence,
+            "details": complaint.details,
+            "attribution_evidence": complaint.attribution.get("evidence", []),
+        }
+
+
+@router.get(
+    "/complaints/{complaint_id}/complainant",
+    tags=["complaints"],
+    responses={404: {"model": Problem}},
+)
+def complaint_complainant(
+    complaint_id: int,
+    runtime: RuntimeDep,
+    caller: ComplainantReader,
+    reason: Annotated[
+        str, Query(min_length=3, max_length=500, description="Why, for the audit trail")
+    ],
+) -> dict[str, object]:
+    """Who complained (seed 000 (3): never disclosed to the subscriber); audited."""
+    with unit_of_work(runtime.factory) as session:
+        complaint = _complaint(session, complaint_id)
+        record_access(
+            session,
+            actor=caller.actor,
+            action="view-complainant",
+            subject=f"complaint {complaint_id}",
+            now=runtime.now(),
+            reason=reason,
+        )
+        who = complaint.complainant
+        return {"complaint_id": complaint.id, "complainant": None if who is None else who.as_json()}
+
+
+def _complaint(session: Session, complaint_id: int) -> Complaint:
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise ApiError(404, "not_found", f"no complaint {complaint_id}")
+    return complaint

@@ -1,0 +1,80 @@
+"""Who is calling, and may they: API keys for machines, session cookies for the console.
+
+The API takes only ``Authorization: Bearer KEY`` (no cookie, so no cross-site request can act
+through it); the console takes only its session cookie and checks a CSRF token on every form
+(``check_csrf``). Both end in a ``Principal`` whose role is checked against the one permission an
+action names (``access.roles``), on the server, on every request.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from trustdesk.access import service as access
+from trustdesk.access.roles import Permission
+from trustdesk.access.service import Principal, SessionUser
+from trustdesk.db import unit_of_work
+from trustdesk.web.deps import RuntimeDep, WebRuntime
+from trustdesk.web.errors import ApiError
+
+SESSION_COOKIE = "td_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def bearer_principal(request: Request, runtime: RuntimeDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthenticated", "send an API key as 'Authorization: Bearer KEY'")
+    with unit_of_work(runtime.factory) as session:
+        principal = access.key_principal(session, key.strip(), runtime.now())
+    if principal is None:
+        raise ApiError(401, "unauthenticated", "the API key is unknown or revoked")
+    return principal
+
+
+def api_permission(permission: Permission) -> Callable[..., Principal]:
+    """A dependency: the API caller, who must hold ``permission``."""
+
+    def check(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+        return _granted(principal, permission)
+
+    return check
+
+
+def console_user(request: Request, runtime: WebRuntime) -> SessionUser | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with unit_of_work(runtime.factory) as session:
+        return access.session_user(session, token, runtime.now(), runtime.settings.web)
+
+
+def _granted(principal: Principal, permission: Permission) -> Principal:
+    if not principal.can(permission):
+        raise ApiError(
+            403, "forbidden", f"the role {principal.role!r} may not do this ({permission.value})"
+        )
+    return principal
+
+
+def check_csrf(request: Request, user: SessionUser, submitted: str | None) -> None:
+    """The token of the form (or htmx's header) must be the session's own (OWASP synchroniser
+    token): a page of another site cannot read it, so it cannot forge the request."""
+    token = submitted or request.headers.get(CSRF_HEADER, "")
+    if not token or not hmac.compare_digest(token, user.csrf_token):
+        raise ApiError(403, "csrf", "the form is stale or did not come from this console; reload")
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def require(user: SessionUser, permission: Permission) -> Principal:
+    """The console's check: the same rule as the API's."""
+    return _granted(user.principal, permission)

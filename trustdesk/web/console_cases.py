@@ -1,0 +1,288 @@
+"""Console pages of one case, one subscriber, the outbox and the enforcement actions.
+
+Evidence (raw mail, logs) and the complainant's identity are secret (seed 002 §23, seed 000
+(3)): a case page shows that they exist, and an operator whose role may read them asks for them
+with a reason, which goes into the audit trail before anything is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from trustdesk.access.roles import Permission
+from trustdesk.attribution.models import Subscriber
+from trustdesk.billing.models import LedgerEntry
+from trustdesk.cases import runner, workflows
+from trustdesk.cases import service as cases
+from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
+from trustdesk.db import unit_of_work
+from trustdesk.intake.models import Complaint
+from trustdesk.privacy.service import record_access
+from trustdesk.web import i18n
+from trustdesk.web.auth import check_csrf, require
+from trustdesk.web.console import ConsoleUser
+from trustdesk.web.deps import RuntimeDep
+from trustdesk.web.errors import ApiError
+from trustdesk.web.pages import redirect, render
+
+router = APIRouter(include_in_schema=False)
+# Events the workflow fires by itself, never offered as an operator's button.
+_AUTOMATIC = frozenset({"open", "deadline", "complaint"})
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: str, request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+    require(user, Permission.CASES_READ)
+    with unit_of_work(runtime.factory) as session:
+        case = cases.get_case(session, case_id)
+        record_access(
+            session,
+            actor=user.principal.actor,
+            action="view-case",
+            subject=case.reference,
+            now=runtime.now(),
+            reason="case page",
+        )
+        allowed = workflows.allowed_events(cases.view_of(session, case))
+        context: dict[str, Any] = {
+            "case": case,
+            "decisions": [e for e in allowed if e not in _AUTOMATIC],
+            "timeline": _all(
+                session,
+                select(TimelineEntry)
+                .where(TimelineEntry.case_id == case.id)
+                .order_by(TimelineEntry.id),
+            ),
+            "complaints": _case_complaints(session, case),
+            "notices": _all(
+                session, select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)
+            ),
+            "charges": _all(
+                session,
+                select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id),
+            ),
+            "actions": _all(
+                session,
+                select(EnforcementAction)
+                .where(EnforcementAction.case_id == case.id)
+                .order_by(EnforcementAction.id),
+            ),
+        }
+    principal = user.principal
+    return render(
+        request,
+        "console/case.html",
+        user,
+        can_decide=principal.can(Permission.CASES_DECIDE),
+        can_assign=principal.can(Permission.CASES_ASSIGN),
+        can_read_evidence=principal.can(Permission.EVIDENCE_READ),
+        can_read_complainant=principal.can(Permission.COMPLAINANT_READ),
+        **context,
+    )
+
+
+def _all(session: Session, query: Select[Any]) -> list[Any]:
+    return list(session.scalars(query))
+
+
+def _case_complaints(session: Session, case: Case) -> list[Complaint]:
+    return list(
+        session.scalars(
+            select(Complaint)
+            .join(CaseComplaint, CaseComplaint.complaint_id == Complaint.id)
+            .where(CaseComplaint.case_id == case.id)
+            .order_by(Complaint.id)
+        )
+    )
+
+
+@router.post("/cases/{case_id}/decide")
+def decide(
+    case_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    action: Annotated[str, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.CASES_DECIDE)
+    t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
+    if action not in workflows.OPERATOR_EVENTS:
+        raise ApiError(422, "unknown_action", t("case.not_allowed"))
+    with unit_of_work(runtime.factory) as session:
+        case = cases.get_case(session, case_id)
+        try:
+            cases.apply(
+                session,
+                case,
+                action,
+                user.principal.actor,
+                runtime.now(),
+                runtime.settings.provider,
+                note.strip() or None,
+            )
+        except workflows.InvalidTransition:
+            return redirect(f"/cases/{case.id}", t("case.not_allowed"))
+        target = f"/cases/{case.id}"
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
+    return redirect(target, t("case.decided"))
+
+
+@router.post("/cases/{case_id}/assign")
+def assign(
+    case_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    assignee: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.CASES_ASSIGN)
+    with unit_of_work(runtime.factory) as session:
+        case = cases.get_case(session, case_id)
+        cases.assign(session, case, assignee.strip() or None, user.principal.actor, runtime.now())
+        target = f"/cases/{case.id}"
+    t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
+    return redirect(target, t("case.decided"))
+
+
+@router.post("/cases/{case_id}/complaints/{complaint_id}/evidence", response_class=HTMLResponse)
+def reveal_evidence(
+    case_id: str,
+    complaint_id: int,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    reason: Annotated[str, Form(min_length=3, max_length=500)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The raw evidence and the connection-log evidence of the attribution, after the reason
+    is in the audit trail (seed 002 §23)."""
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.EVIDENCE_READ)
+    with unit_of_work(runtime.factory) as session:
+        complaint = _complaint_of_case(session, case_id, complaint_id)
+        record_access(
+            session,
+            actor=user.principal.actor,
+            action="view-evidence",
+            subject=f"complaint {complaint.id}",
+            now=runtime.now(),
+            reason=reason,
+        )
+        evidence = json.dumps(
+            complaint.attribution.get("evidence", []), ensure_ascii=False, indent=2
+        )
+        return render(
+            request,
+            "console/_evidence.html",
+            user,
+            complaint=complaint,
+            attribution_evidence=evidence,
+        )
+
+
+@router.post("/cases/{case_id}/complaints/{complaint_id}/complainant", response_class=HTMLResponse)
+def reveal_complainant(
+    case_id: str,
+    complaint_id: int,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    reason: Annotated[str, Form(min_length=3, max_length=500)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.COMPLAINANT_READ)
+    with unit_of_work(runtime.factory) as session:
+        complaint = _complaint_of_case(session, case_id, complaint_id)
+        record_access(
+            session,
+            actor=user.principal.actor,
+            action="view-complainant",
+            subject=f"complaint {complaint.id}",
+            now=runtime.now(),
+            reason=reason,
+        )
+        who = complaint.complainant.as_json() if complaint.complainant else None
+        return render(request, "console/_complainant.html", user, complaint=complaint, who=who)
+
+
+def _complaint_of_case(session: Session, case_id: str, complaint_id: int) -> Complaint:
+    case = cases.get_case(session, case_id)
+    link = session.get(CaseComplaint, complaint_id)
+    complaint = session.get(Complaint, complaint_id)
+    if link is None or link.case_id != case.id or complaint is None:
+        raise ApiError(404, "not_found", f"no complaint {complaint_id} in {case.reference}")
+    return complaint
+
+
+@router.get("/subscribers/{subscriber_id}", response_class=HTMLResponse)
+def subscriber_page(
+    subscriber_id: str, request: Request, runtime: RuntimeDep, user: ConsoleUser
+) -> Response:
+    require(user, Permission.SUBSCRIBERS_READ)
+    principal = user.principal
+    with unit_of_work(runtime.factory) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}")
+        full = principal.can(Permission.PERSONAL_DATA_READ)
+        record_access(
+            session,
+            actor=principal.actor,
+            action="view-subscriber",
+            subject=subscriber_id,
+            now=runtime.now(),
+            reason="subscriber page" + ("" if full else " (masked)"),
+        )
+        ledger = _all(
+            session,
+            select(LedgerEntry)
+            .where(LedgerEntry.subscriber_id == subscriber_id)
+            .order_by(LedgerEntry.id),
+        )
+        context: dict[str, Any] = {
+            "subscriber": subscriber,
+            "full": full,
+            "cases": _all(
+                session,
+                select(Case).where(Case.subscriber_id == subscriber_id).order_by(Case.id.desc()),
+            ),
+            "actions": _all(
+                session,
+                select(EnforcementAction)
+                .where(EnforcementAction.subscriber_id == subscriber_id)
+                .order_by(EnforcementAction.id.desc()),
+            ),
+            "balance": sum(entry.amount_yen for entry in ledger),
+            "ledger": ledger if principal.can(Permission.LEDGER_READ) else None,
+        }
+    return render(request, "console/subscriber.html", user, **context)
+
+
+@router.get("/outbox", response_class=HTMLResponse)
+def outbox_page(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+    require(user, Permission.OUTBOX_READ)
+    with unit_of_work(runtime.factory) as session:
+        notices = _all(session, select(Notice).order_by(Notice.id.desc()).limit(300))
+    return render(request, "console/outbox.html", user, notices=notices)
+
+
+@router.get("/actions", response_class=HTMLResponse)
+def actions_page(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+    require(user, Permission.ACTIONS_READ)
+    with unit_of_work(runtime.factory) as session:
+        actions = _all(
+            session, select(EnforcementAction).order_by(EnforcementAction.id.desc()).limit(300)
+        )
+    return render(request, "console/actions.html", user, actions=actions)

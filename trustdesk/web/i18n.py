@@ -1,0 +1,228 @@
+"""The console's words in Japanese (the default) and English (the switch).
+
+Operators are Japanese, so every page is written in Japanese first; English is the second
+language for colleagues and auditors. A message missing in one language is a test failure, not a
+blank on the page (``tests/web/test_i18n.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("ja", "en")
+DEFAULT = "ja"
+LANG_COOKIE = "td_lang"
+
+MESSAGES: Mapping[str, tuple[str, str]] = {
+    # layout
+    "app.name": ("trustdesk 不正利用対応", "trustdesk abuse desk"),
+    "nav.queue": ("案件キュー", "Queue"),
+    "nav.dashboard": ("ダッシュボード", "Dashboard"),
+    "nav.outbox": ("送信済み通知", "Outbox"),
+    "nav.actions": ("措置", "Actions"),
+    "nav.audit": ("監査ログ", "Audit trail"),
+    "nav.logout": ("ログアウト", "Log out"),
+    "nav.lang": ("English", "日本語"),
+    "nav.signed_in_as": ("ログイン中", "Signed in as"),
+    # login
+    "login.title": ("ログイン", "Log in"),
+    "login.username": ("ユーザー名", "User name"),
+    "login.password": ("パスワード", "Password"),
+    "login.submit": ("ログイン", "Log in"),
+    # queue
+    "queue.title": ("対応待ちの案件", "Open cases"),
+    "queue.filter": ("絞り込み", "Filter"),
+    "queue.all": ("すべて", "All"),
+    "queue.overdue_only": ("期限切れのみ", "Overdue only"),
+    "queue.empty": ("該当する案件はありません。", "No cases match."),
+    "queue.bulk": ("選択した案件を", "Selected cases:"),
+    "queue.bulk_assign_me": ("自分に割り当て", "Assign to me"),
+    "queue.bulk_apply": ("実行", "Apply"),
+    "queue.bulk_done": (
+        "{done}件を処理しました。{skipped}件はこの状態では実行できません。",
+        "{done} done; {skipped} not allowed in their state.",
+    ),
+    "col.reference": ("案件番号", "Case"),
+    "col.workflow": ("種別", "Kind"),
+    "col.state": ("状態", "State"),
+    "col.subscriber": ("契約者", "Subscriber"),
+    "col.assignee": ("担当", "Assignee"),
+    "col.deadline": ("期限 (JST)", "Deadline (JST)"),
+    "col.remaining": ("残り", "Remaining"),
+    "col.opened": ("受付 (JST)", "Opened (JST)"),
+    "col.complaints": ("申告数", "Complaints"),
+    "overdue": ("期限切れ", "Overdue"),
+    "no_deadline": ("期限なし", "No deadline"),
+    "nobody": ("未割当", "Unassigned"),
+    "unattributed": ("特定できず", "Not attributed"),
+    # case page
+    "case.title": ("案件", "Case"),
+    "case.policy": ("適用ポリシー", "Policy"),
+    "case.decide": ("判断・操作", "Decision"),
+    "case.note": ("理由・メモ（タイムラインに記録）", "Reason or note (kept in the timeline)"),
+    "case.no_decisions": (
+        "この状態で行える操作はありません。",
+        "No decision is open in this state.",
+    ),
+    "case.timeline": ("経過", "Timeline"),
+    "case.complaints": ("申告", "Complaints"),
+    "case.attribution": ("発信元の特定", "Attribution"),
+    "case.evidence": ("証拠（原文）", "Evidence (original)"),
+    "case.evidence_hidden": (
+        "通信の秘密に関わる内容です。閲覧は理由とともに監査ログに記録されます。",
+        "Secret communications: viewing is recorded with its reason in the audit trail.",
+    ),
+    "case.reveal": ("理由を記録して表示", "Record the reason and show"),
+    "case.reason": ("閲覧理由", "Reason for viewing"),
+    "case.complainant": ("申告者", "Complainant"),
+    "case.complainant_hidden": (
+        "申告者情報は権限のある担当者のみ閲覧できます。",
+        "Only authorised roles see who complained.",
+    ),
+    "case.outbox": ("通知", "Notices"),
+    "case.charges": ("請求", "Charges"),
+    "case.actions": ("措置", "Enforcement actions"),
+    "case.assign": ("担当者を変更", "Reassign"),
+    "case.assign_submit": ("割り当て", "Assign"),
+    "case.decided": ("記録しました。", "Recorded."),
+    "case.not_allowed": (
+        "この状態ではその操作はできません。",
+        "That is not allowed in this state.",
+    ),
+    # subscriber
+    "subscriber.title": ("契約者", "Subscriber"),
+    "subscriber.status": ("利用状態", "Status"),
+    "subscriber.plan": ("プラン", "Plan"),
+    "subscriber.fee": ("月額料金", "Monthly fee"),
+    "subscriber.balance": ("請求残高", "Billed balance"),
+    "subscriber.ledger": ("請求明細", "Ledger"),
+    "subscriber.cases": ("案件", "Cases"),
+    "subscriber.contact": ("連絡先", "Contact"),
+    # outbox and actions
+    "outbox.title": ("通知（送信箱）", "Outbox"),
+    "outbox.to": ("宛先", "To"),
+    "outbox.subject": ("件名", "Subject"),
+    "outbox.status": ("状態", "Status"),
+    "outbox.created": ("作成 (JST)", "Created (JST)"),
+    "outbox.sent": ("送信 (JST)", "Sent (JST)"),
+    "actions.title": ("措置（プロビジョニング連携）", "Enforcement actions"),
+    "actions.action": ("措置", "Action"),
+    "actions.status": ("状態", "Status"),
+    "actions.requested": ("依頼 (JST)", "Requested (JST)"),
+    "actions.error": ("エラー", "Error"),
+    # dashboard
+    "dash.title": ("ダッシュボード", "Dashboard"),
+    "dash.per_day": ("日別の申告数（種別ごと、過去14日）", "Complaints per day by kind (14 days)"),
+    "dash.by_state": ("状態別の未完了案件", "Open cases by state"),
+    "dash.within_hour": ("申告から1時間以内に通知した割合", "Notices sent within 1 hour"),
+    "dash.overdue": ("期限切れの案件", "Overdue cases"),
+    "dash.top": ("申告の多い契約者", "Top subscribers by complaints"),
+    "dash.no_data": ("データがありません", "No data yet"),
+    # audit
+    "audit.title": (
+        "監査ログ（個人情報・通信記録の閲覧）",
+        "Audit trail (personal data, connection logs)",
+    ),
+    "audit.intact": (
+        "ハッシュチェーンは正常です（{count}件）",
+        "Hash chain intact ({count} entries)",
+    ),
+    "audit.broken": (
+        "ハッシュチェーンが第{entry}件で途切れています",
+        "Hash chain broken at entry {entry}",
+    ),
+    "audit.export": ("エクスポート", "Export"),
+    "audit.at": ("日時 (JST)", "When (JST)"),
+    "audit.actor": ("誰が", "Who"),
+    "audit.action": ("何を", "What"),
+    "audit.subject": ("対象", "Subject"),
+    "audit.reason": ("理由", "Why"),
+    # errors
+    "error.title": ("エラー", "Error"),
+    "error.forbidden": ("この操作を行う権限がありません。", "Your role may not do this."),
+    "error.not_found": ("見つかりません。", "Not found."),
+    "error.csrf": (
+        "フォームの有効期限が切れました。再読み込みしてください。",
+        "The form is stale; reload the page.",
+    ),
+}
+
+# Workflow states and events as operators read them (trustdesk.cases.workflow_*).
+STATES: Mapping[str, tuple[str, str]] = {
+    "new": ("新規", "new"),
+    "received": ("受付", "received"),
+    "awaiting_reply": ("報告待ち（72時間）", "awaiting report (72 h)"),
+    "under_review": ("確認中", "under review"),
+    "suspended": ("利用停止中", "suspended"),
+    "reinstated": ("再開済み", "reinstated"),
+    "resolved": ("解決", "resolved"),
+    "closed": ("完了", "closed"),
+    "terminated": ("契約解除", "terminated"),
+    "awaiting_documents": ("書類の補充待ち", "awaiting documents"),
+    "awaiting_sender": ("発信者の回答待ち", "awaiting the sender"),
+    "sender_warned": ("発信者へ事前通知済み", "sender warned"),
+    "awaiting_judgement": ("侵害の判断待ち", "awaiting judgement"),
+    "taken_down": ("送信防止措置済み", "taken down"),
+    "sender_silent": ("発信者無回答（措置済み）", "sender silent (taken down)"),
+    "sender_suspended": ("発信者を利用停止", "sender suspended"),
+    "closed_not_ours": ("当社顧客外（書類返却）", "not our customer (returned)"),
+    "closed_removed": ("発信者が削除", "removed by the sender"),
+    "closed_no_action": ("措置なし", "no action"),
+    "notified": ("通知済み・回答待ち", "notified, awaiting answer"),
+    "deleted": ("削除・非表示済み", "deleted or hidden"),
+}
+EVENTS: Mapping[str, tuple[str, str]] = {
+    "resolve": ("解決とする", "Resolve"),
+    "malicious": ("悪質と判断（即時停止）", "Judge malicious (suspend)"),
+    "reinstate": ("誓約書受領・再開", "Pledge received: reinstate"),
+    "terminate": ("契約解除", "Terminate"),
+    "confirm-infringement": ("侵害を確認（削除）", "Confirm infringement (take down)"),
+    "reject": ("侵害を確認できず", "Infringement not confirmed"),
+    "close": ("完了にする", "Close"),
+    "reopen": ("再開する", "Reopen"),
+    "escalate": ("次の段階へ", "Escalate"),
+    "supplement": ("書類の補充を受領", "Documents supplemented"),
+    "sender-removed": ("発信者が削除した", "Sender removed it"),
+    "sender-agreed": ("発信者が同意した", "Sender agreed"),
+    "sender-objected": ("発信者が反論した", "Sender objected"),
+    "warn-silent-sender": ("無回答の発信者へ事前通知", "Warn the silent sender"),
+    "suspend-sender": ("発信者を利用停止", "Suspend the sender"),
+    "reply": ("回答を受領", "Reply received"),
+}
+WORKFLOWS: Mapping[str, tuple[str, str]] = {
+    "spam": ("迷惑メール", "spam"),
+    "takedown": ("送信防止措置", "takedown"),
+    "abuse": ("その他の不正利用", "other abuse"),
+}
+STATUSES: Mapping[str, tuple[str, str]] = {
+    "active": ("利用中", "active"),
+    "suspended": ("利用停止", "suspended"),
+    "terminated": ("解約", "terminated"),
+    "pending": ("待機中", "pending"),
+    "sent": ("送信済み", "sent"),
+    "kept": ("保管（SMTP未設定）", "kept (no SMTP)"),
+    "failed": ("失敗", "failed"),
+    "undeliverable": ("宛先なし", "no address"),
+    "done": ("完了", "done"),
+}
+
+
+def pick_language(cookie: str | None) -> str:
+    """The cookie's choice, else Japanese: the console is Japanese unless one switches."""
+    return cookie if cookie in LANGUAGES else DEFAULT
+
+
+class Translator:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else DEFAULT
+        self._index = LANGUAGES.index(self.lang)
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = MESSAGES[key][self._index]
+        return text.format(**values) if values else text
+
+    def label(self, table: Mapping[str, tuple[str, str]], code: str | None) -> str:
+        if code is None:
+            return "-"
+        known = table.get(code)
+        return known[self._index] if known else code

@@ -1,0 +1,127 @@
+"""The shapes the API answers with, for its OpenAPI schema (and for schemathesis to check).
+
+They describe the JSON that ``trustdesk ... --json`` prints (``cases.schemas``,
+``intake.service.Outcome``): one contract for scripts whichever way they ask. Extra fields are
+allowed so that adding a field to the CLI's JSON never breaks the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class IngestLine(_Open):
+    """One complaint found in the submitted document (the ``ingest --json`` line)."""
+
+    complaint_id: int
+    duplicate: bool
+    case_id: int | None
+    kind: str
+    category: str
+    source_ip: str | None
+    source_port: int | None
+    observed_at: str | None
+    in_network: bool
+    subscriber_id: str | None
+    candidates: list[str]
+    complaints: list[IngestLine] | None = Field(
+        None, description="Every complaint of the document, when it held more than one"
+    )
+
+
+class Charge(_Open):
+    kind: str
+    amount_yen: int
+    reason: str
+    case_id: int | None
+    billed_at: str | None
+
+
+class Action(_Open):
+    action: str
+    status: str
+    reason: str
+    case_id: int | None
+    requested_at: str | None
+    done_at: str | None
+
+
+class TimelineItem(_Open):
+    at: str | None
+    actor: str
+    event: str
+    from_state: str | None
+    to_state: str
+    note: str
+    effects: list[dict[str, Any]]
+
+
+class NoticeLine(_Open):
+    notice_id: int
+    case_id: int | None
+    template: str
+    recipient: str
+    to: str | None
+    subject: str
+    message_id: str
+    status: str
+    created_at: str | None
+    sent_at: str | None
+    body: str | None = None
+
+
+class CaseSummary(_Open):
+    case_id: int
+    reference: str
+    workflow: str
+    kind: str
+    state: str
+    closed: bool
+    subscriber_id: str | None
+    opened_at: str | None
+    deadline_at: str | None
+    policy_version: str
+
+
+class CaseDetail(CaseSummary):
+    """``trustdesk cases show --json``."""
+
+    rung: int
+    complaints: list[int]
+    charges: list[Charge]
+    actions: list[Action]
+    timeline: list[TimelineItem]
+    notices: list[NoticeLine]
+    allowed_events: list[str]
+
+
+class SubscriberDetail(_Open):
+    subscriber_id: str
+    name: str | None
+    email: str | None
+    status: Literal["active", "suspended", "terminated"] | str
+    balance_yen: int
+    ledger: list[Charge]
+    actions: list[Action]
+    cases: list[int]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(description="An event the case's workflow allows now (allowed_events)")
+    note: str | None = Field(None, max_length=2000, description="Why, kept in the timeline")
+
+
+class Problem(BaseModel):
+    error: str
+    detail: str
+
+
+IngestLine.model_rebuild()
