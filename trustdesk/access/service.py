@@ -99,6 +99,15 @@ def set_active(session: Session, username: str, active: bool, now: datetime) -> 
     return user
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login came to: the user, or the refusal to show. A value rather than an
+    exception, so that the caller commits the failure counters a refusal has written."""
+
+    user: User | None
+    refusal: AccessError | None = None
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -106,32 +115,32 @@ def authenticate(
     client: str,
     now: datetime,
     web: WebSettings,
-) -> User:
-    """The user, when the password is right and neither the account nor the client is throttled."""
+) -> LoginAttempt:
+    """Check the password unless the account or the client is throttled; count a failure."""
     window = timedelta(hours=1)
     if (
         count_events(session, "login-failure", client, now - window)
         >= web.login_failures_per_client
     ):
-        raise LoginThrottled(window)
+        return LoginAttempt(None, LoginThrottled(window))
     user = session.scalars(select(User).where(User.username == username.strip())).first()
     if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise LoginThrottled(user.locked_until - now)
+        return LoginAttempt(None, LoginThrottled(user.locked_until - now))
     if user is None or not user.active:
         passwords.burn_time(password)
         record_event(session, "login-failure", client, now)
-        raise LoginRefused()
+        return LoginAttempt(None, LoginRefused())
     if not passwords.verify_password(password, user.password_hash):
         user.failed_logins += 1
         if user.failed_logins >= web.login_max_failures:
             user.locked_until = now + timedelta(minutes=web.login_lockout_minutes)
             user.failed_logins = 0
         record_event(session, "login-failure", client, now)
-        raise LoginRefused()
+        return LoginAttempt(None, LoginRefused())
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    return user
+    return LoginAttempt(user)
 
 
 # -- console sessions ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from trustdesk.web.schemas import (
     CaseSummary,
     Decision,
     IngestLine,
-    NoticeLine,
+    OutboxNotice,
     Problem,
     SubscriberDetail,
 )
@@ -265,7 +265,7 @@ def list_actions(
         ]
 
 
-@router.get("/outbox", tags=["outbox"], response_model=list[NoticeLine])
+@router.get("/outbox", tags=["outbox"], response_model=list[OutboxNotice])
 def list_outbox(
     runtime: RuntimeDep,
     caller: OutboxReader,

@@ -85,17 +85,15 @@ def login(
     if not expected or not secrets.compare_digest(expected, csrf_token):
         return _login_form(request, runtime, next, i18n.Translator("ja")("error.csrf"), 403)
     now = runtime.now()
-    try:
-        with unit_of_work(runtime.factory) as session:
-            user = access.authenticate(
-                session, username, password, client_address(request), now, runtime.settings.web
-            )
-            opened = access.start_session(session, user, now)
-    except access.LoginThrottled as exc:
-        return _login_form(request, runtime, next, str(exc), 429)
-    except access.LoginRefused as exc:
-        # the failure counters were written before the refusal was raised
-        return _login_form(request, runtime, next, str(exc), 401)
+    with unit_of_work(runtime.factory) as session:
+        attempt = access.authenticate(
+            session, username, password, client_address(request), now, runtime.settings.web
+        )
+        opened = access.start_session(session, attempt.user, now) if attempt.user else None
+    if opened is None:
+        refusal = attempt.refusal
+        status = 429 if isinstance(refusal, access.LoginThrottled) else 401
+        return _login_form(request, runtime, next, str(refusal), status)
     response = redirect(safe_next(next))
     response.set_cookie(
         SESSION_COOKIE,

@@ -73,7 +73,12 @@ class NoticeLine(_Open):
     status: str
     created_at: str | None
     sent_at: str | None
-    body: str | None = None
+
+
+class OutboxNotice(NoticeLine):
+    """A notice with its text (``outbox list --json``)."""
+
+    body: str
 
 
 class CaseSummary(_Open):

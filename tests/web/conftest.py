@@ -1,0 +1,58 @@
+"""Web fixtures: operators of each role logged in through the real login form, API keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import Clock
+from trustdesk.access import service as access
+
+PASSWORD = "correct horse battery staple"
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+LoginAs = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def login_as(client: TestClient, factory: sessionmaker[Session], clock: Clock) -> LoginAs:
+    """Create an operator with ``role`` (named after it) and log the test client in."""
+
+    def login(role: str) -> TestClient:
+        with factory() as session, session.begin():
+            access.add_user(session, role, role, PASSWORD, clock())
+        page = client.get("/login")
+        response = client.post(
+            "/login",
+            data={"username": role, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    return login
+
+
+ApiKeyFor = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture
+def api_key(factory: sessionmaker[Session], clock: Clock) -> ApiKeyFor:
+    """``Authorization`` headers of a new key with ``role``."""
+
+    def make(role: str) -> dict[str, str]:
+        with factory() as session, session.begin():
+            _, plaintext = access.create_api_key(session, f"{role}-client", role, clock())
+        return {"Authorization": f"Bearer {plaintext}"}
+
+    return make
