@@ -239,7 +239,7 @@ def test_the_dashboard_counts(login_as: LoginAs, cli: CliResult) -> None:
     ingest(cli, "static_direct.eml")
     ingest(cli, "2026-10-20-scan_telnet-asn-jp.csv")
     page = login_as("operator").get("/dashboard").text
-    assert "<svg" in page and "vulnerable_device" in page and "spam" in page
+    assert "<svg" in page and "脆弱な機器" in page and "迷惑メール" in page
     assert 'id="overdue-count">0<' in page
 
 

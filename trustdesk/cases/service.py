@@ -29,6 +29,7 @@ from trustdesk.intake.models import Complaint
 from trustdesk.intake.service import Outcome, Recorded
 from trustdesk.settings import ProviderSettings
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a larger number names no case
 SUBSCRIBER_STATUS = {"suspend": "suspended", "resume": "active", "terminate": "terminated"}
 
 
@@ -354,7 +355,8 @@ def _text(value: Any) -> str | None:
 def get_case(session: Session, case_id: int | str) -> Case:
     """A case by number or by reference (``TD-000012``)."""
     text = str(case_id).upper().removeprefix("TD-")
-    case = session.get(Case, int(text)) if text.isdigit() else None
+    number = int(text) if text.isascii() and text.isdigit() else 0
+    case = session.get(Case, number) if 0 < number <= MAX_ID else None
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     return case

@@ -224,7 +224,7 @@ def dashboard(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Respo
     t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
     with unit_of_work(runtime.factory) as session:
         figures = stats.dashboard(session, runtime.now())
-    kinds = {kind: kind for kind in figures.per_day}
+    kinds = {kind: t.label(i18n.KINDS, kind) for kind in figures.per_day}
     labels = [day.strftime("%m/%d") for day in figures.days]
     by_state = [
         (f"{t.label(i18n.WORKFLOWS, w)}: {t.label(i18n.STATES, s)}", n)

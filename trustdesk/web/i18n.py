@@ -194,6 +194,12 @@ WORKFLOWS: Mapping[str, tuple[str, str]] = {
     "takedown": ("送信防止措置", "takedown"),
     "abuse": ("その他の不正利用", "other abuse"),
 }
+KINDS: Mapping[str, tuple[str, str]] = {
+    "spam": ("迷惑メール", "spam"),
+    "takedown": ("送信防止措置依頼", "takedown request"),
+    "abuse": ("その他の不正利用", "other abuse"),
+    "vulnerable_device": ("脆弱な機器", "vulnerable device"),
+}
 STATUSES: Mapping[str, tuple[str, str]] = {
     "active": ("利用中", "active"),
     "suspended": ("利用停止", "suspended"),

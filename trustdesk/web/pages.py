@@ -8,7 +8,7 @@ yen and masked personal data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import quote, unquote
@@ -40,6 +40,7 @@ def environment() -> Environment:
     env.filters.update(
         jst=jst,
         jst_iso=jst_iso,
+        deadline=deadline,
         yen=yen,
         mask_email=mask_email,
         mask_name=mask_name,
@@ -69,6 +70,7 @@ def render(
         "csrf": user.csrf_token if user else context.pop("csrf", ""),
         "i18n": i18n,
         "permissions": Permission,
+        "now_iso": request.app.state.runtime.now().isoformat(),
         "flash": unquote(request.cookies.get(FLASH_COOKIE) or "") or None,
         **context,
     }
@@ -101,6 +103,17 @@ def jst(moment: datetime | None, seconds: bool = False) -> str:
     if moment is None:
         return "-"
     return to_jst(moment).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def deadline(moment: datetime | None) -> str:
+    """A deadline as people count it: a period in days ends at 24:00 of its last day (Civil
+    Code Art. 141), so 00:00 is written as 24:00 of the day before."""
+    if moment is None:
+        return "-"
+    local = to_jst(moment)
+    if local.hour == local.minute == local.second == 0:
+        return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def jst_iso(moment: datetime | None) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from trustdesk.cases.workflows import OPERATOR_EVENTS
 
 
 class _Open(BaseModel):
@@ -120,8 +122,19 @@ class SubscriberDetail(_Open):
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: str = Field(description="An event the case's workflow allows now (allowed_events)")
+    action: str = Field(
+        description="An operator's decision; the case's workflow must allow it in its state "
+        "(allowed_events), else 409",
+        json_schema_extra={"enum": sorted(OPERATOR_EVENTS)},
+    )
     note: str | None = Field(None, max_length=2000, description="Why, kept in the timeline")
+
+    @field_validator("action")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in OPERATOR_EVENTS:
+            raise ValueError(f"one of {', '.join(sorted(OPERATOR_EVENTS))}")
+        return value
 
 
 class Problem(BaseModel):

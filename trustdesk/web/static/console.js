@@ -14,9 +14,14 @@
     return (days ? days + "d " : "") + (days || hours ? hours + "h " : "") + mins + "m";
   }
 
+  // Deadlines count down on the server's clock, not the browser's: a desk PC's clock may be
+  // off, and a replayed scenario (trustdesk --now) runs at its own time.
+  const serverNow = Date.parse(document.body.dataset.now || "");
+  const offset = isNaN(serverNow) ? 0 : serverNow - Date.now();
+
   function tick() {
     const lang = document.body.dataset.lang || "ja";
-    const now = Date.now();
+    const now = Date.now() + offset;
     document.querySelectorAll("time.countdown").forEach(function (el) {
       const ms = Date.parse(el.getAttribute("datetime")) - now;
       if (ms <= 0) {
