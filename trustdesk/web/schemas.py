@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from trustdesk.cases.workflows import OPERATOR_EVENTS
 
@@ -125,7 +125,7 @@ class Decision(BaseModel):
     action: str = Field(
         description="An operator's decision; the case's workflow must allow it in its state "
         "(allowed_events), else 409",
-        json_schema_extra={"enum": sorted(OPERATOR_EVENTS)},
+        json_schema_extra={"enum": list[JsonValue](sorted(OPERATOR_EVENTS))},
     )
     note: str | None = Field(None, max_length=2000, description="Why, kept in the timeline")
 
