@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -466,7 +467,11 @@ def demo_load(ctx: typer.Context) -> None:
 
     Run it with the Example Net configuration (``--config``), whose networks these are.
     """
-    runtime = _runtime(ctx)
+    _load_demo(_runtime(ctx))
+
+
+def _load_demo(runtime: Runtime) -> None:
+    """Import the demo registry and ingest its complaints; both are idempotent."""
     if not runtime.settings.provider.networks:
         err.print(
             f"[yellow]note:[/yellow] no provider networks configured; every complaint "
@@ -493,6 +498,17 @@ def demo_load(ctx: typer.Context) -> None:
         ):
             _report_outcome(outcome, as_json=False)
     runner.deliver(runtime.factory, runtime.settings, runtime.now())
+
+
+def _demo_login(runtime: Runtime) -> None:
+    """A supervisor "demo" with a random password, printed once, when nobody can log in yet:
+    a demo must be usable, and a fixed default password would be usable by anyone."""
+    with db.unit_of_work(runtime.factory) as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+        password = secrets.token_urlsafe(12)
+        access.add_user(session, "demo", "supervisor", password, runtime.now())
+    err.print(f"demo login: user [bold]demo[/bold], password [bold]{password}[/bold] (shown once)")
 
 
 # -- cases, subscribers, outbox, deadlines ------------------------------------------------------
@@ -810,6 +826,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port of the console and API")] = 8000,
     workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
+    load_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the Example Net demo data and a demo login first")
+    ] = False,
     worker: Annotated[
         bool | None,
         typer.Option(
@@ -828,6 +847,9 @@ def serve(
     settings = runtime.settings
     embedded = settings.database_url.startswith("sqlite")
     runtime.engine  # noqa: B018 - migrate once here, before the workers start
+    if load_demo:
+        _load_demo(runtime)
+        _demo_login(runtime)
     if worker if worker is not None else embedded:
         _start_worker_thread(runtime)
     err.print(f"trustdesk on http://{host}:{port}/ (database {_safe_url(settings)})")

@@ -89,7 +89,7 @@ def test_the_queue_lists_open_cases_by_deadline_in_japanese(
     assert "対応待ちの案件" in page and 'lang="ja"' in page
     assert page.index("<td>報告待ち（72時間）</td>") < page.index("<td>発信者の回答待ち</td>")
     assert "加藤 *" in page and "加藤 次郎" not in page  # masked in lists
-    filtered = client.get("/queue?workflow=takedown").text
+    filtered = client.get("/queue?kind=takedown").text
     assert "<td>発信者の回答待ち</td>" in filtered and "<td>報告待ち（72時間）</td>" not in filtered
 
 

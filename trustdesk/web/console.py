@@ -143,7 +143,7 @@ def queue_page(
     request: Request,
     runtime: RuntimeDep,
     user: ConsoleUser,
-    workflow: str = "",
+    kind: str = "",
     state: str = "",
     subscriber: str = "",
     assignee: str = "",
@@ -151,7 +151,7 @@ def queue_page(
 ) -> Response:
     require(user, Permission.CASES_READ)
     wanted = QueueFilter(
-        workflow=workflow or None,
+        kind=kind or None,
         state=state or None,
         subscriber_id=subscriber.strip() or None,
         assignee=assignee.strip() or None,
