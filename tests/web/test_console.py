@@ -270,3 +270,47 @@ def test_every_message_has_both_languages_and_every_state_a_label() -> None:
     }
     assert states <= set(i18n.STATES)
     assert set(workflows.OPERATOR_EVENTS) <= set(i18n.EVENTS)
+
+
+def test_the_admin_manages_operators_and_keys_but_reads_no_case(
+    login_as: LoginAs, client: TestClient
+) -> None:
+    admin = login_as("admin")
+    page = admin.get("/admin").text
+    token = csrf_of(page)
+    added = admin.post(
+        "/admin/users",
+        data={
+            "username": "kato",
+            "role": "operator",
+            "password": "another long password",
+            "csrf_token": token,
+        },
+    )
+    assert "kato を追加しました。" in added.text
+    weak = admin.post(
+        "/admin/users",
+        data={"username": "ito", "role": "operator", "password": "short", "csrf_token": token},
+    )
+    assert "at least 12 characters" in weak.text
+    created = admin.post(
+        "/admin/keys", data={"name": "siem", "role": "operator", "csrf_token": token}
+    ).text
+    key = created.split('<code id="new-key">')[1].split("</code>")[0]
+    assert (
+        client.get("/api/v1/cases", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    )
+    assert key not in admin.get("/admin").text  # shown once
+    key_id = key.split("_")[1]
+    admin.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": token})
+    assert (
+        client.get("/api/v1/cases", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    )
+    assert admin.get("/queue").status_code == 403
+    assert (
+        admin.post(
+            "/admin/users",
+            data={"username": "x", "role": "operator", "password": "another long password"},
+        ).status_code
+        == 403
+    )
