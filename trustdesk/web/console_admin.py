@@ -26,7 +26,7 @@ from trustdesk.web.pages import redirect, render
 router = APIRouter(include_in_schema=False)
 
 
-def _page(request: Request, runtime: WebRuntime, user: SessionUser, **extra: object) -> Response:
+def _page(request: Request, runtime: WebRuntime, user: SessionUser, **extra: Any) -> Response:
     with unit_of_work(runtime.factory) as session:
         users = list(session.scalars(select(User).order_by(User.username)))
         keys = list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
