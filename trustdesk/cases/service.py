@@ -22,7 +22,7 @@ from trustdesk.cases import workflows
 from trustdesk.cases.documents import check_takedown
 from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice
 from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
-from trustdesk.cases.notices import NoticeContext, render
+from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
 from trustdesk.cases.policy import Policy
 from trustdesk.cases.workflows import CaseView, Step
 from trustdesk.intake.models import Complaint
@@ -328,11 +328,30 @@ def _queue_notice(
         else None,
     )
     rendered = render(effect.template, "ja", context)
+    add_to_outbox(
+        session, rendered, case.reference, effect.recipient, address, now, provider, case_id=case.id
+    )
+
+
+def add_to_outbox(
+    session: Session,
+    rendered: RenderedNotice,
+    reference: str,
+    recipient: str,
+    address: str | None,
+    now: datetime,
+    provider: ProviderSettings,
+    case_id: int | None = None,
+    complaint_id: int | None = None,
+) -> Notice:
+    """Keep a rendered notice in the outbox for ``deliver``, with a stable Message-ID that
+    names its ``reference`` (a case's, or a complaint's for a receipt)."""
     notice = Notice(
-        case_id=case.id,
-        template=effect.template,
+        case_id=case_id,
+        complaint_id=complaint_id,
+        template=rendered.template,
         lang=rendered.lang,
-        recipient=effect.recipient,
+        recipient=recipient,
         to_address=address,
         subject=rendered.subject,
         body=rendered.body,
@@ -344,7 +363,8 @@ def _queue_notice(
     session.add(notice)
     session.flush()
     domain = provider.abuse_mailbox.rpartition("@")[2] or "trustdesk.invalid"
-    notice.message_id = f"<{case.reference}.{notice.id}@{domain}>"
+    notice.message_id = f"<{reference}.{notice.id}@{domain}>"
+    return notice
 
 
 def _text(value: Any) -> str | None:
