@@ -13,6 +13,8 @@ import smtplib
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -246,3 +248,44 @@ def test_ingest_dash_reads_one_message_from_an_mta_pipe(
     [line] = json_lines(done.stdout.decode())
     assert line["kind"] == "spam" and line["duplicate"] is False
     assert documents(factory)[0].content == ARF
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the server listens on ``port`` (bounded: the process dying or 60 tries fail)."""
+    for _ in range(60):
+        assert process.poll() is None, process.communicate()
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def test_serve_runs_the_mailbox_beside_the_web_server(
+    factory: sessionmaker[Session], database_url: str
+) -> None:
+    """``trustdesk serve [--host H] [--port P] [--smtp-port Q]``, as an operator starts it."""
+    trustdesk = shutil.which("trustdesk", path=str(Path(sys.executable).parent))
+    assert trustdesk is not None
+    web, smtp = free_port(), free_port()
+    env = {"TRUSTDESK_DATABASE_URL": database_url, "PATH": str(Path(sys.executable).parent)}
+    command = [trustdesk, "serve", "--host", "127.0.0.1", "--port", str(web)]
+    server = subprocess.Popen([*command, "--smtp-port", str(smtp)], env=env)
+    try:
+        wait_for(smtp, server)
+        wait_for(web, server)
+        with smtplib.SMTP("127.0.0.1", smtp, timeout=30) as client:
+            client.sendmail("reporter@recipient.example", ["abuse@example.net"], ARF)
+        assert documents(factory)[0].content.startswith(ARF.rstrip())  # stored before the 250
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/forms/spam", timeout=30) as page:
+            assert "迷惑メールの申告" in page.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -11,6 +11,7 @@ import io
 import re
 import zipfile
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from trustdesk.intake.models import ComplainantIdentity, Complaint, Document, Fo
 from trustdesk.privacy.models import AuditEntry
 from trustdesk.settings import Settings
 from trustdesk.timeutil import JST
+from trustdesk.web import i18n, public_i18n
 from trustdesk.web.auth import SESSION_COOKIE
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -486,3 +488,17 @@ def test_roles_without_evidence_read_get_no_files(
     assert client.get(section).status_code == 403
     refused = client.post(f"{section}/{upload_id}", data={"csrf_token": csrf, "reason": "look"})
     assert refused.status_code == 403 and refused.content != PDF
+
+
+def test_every_word_the_public_pages_use_is_in_both_languages() -> None:
+    templates = Path(public_i18n.__file__).parent / "templates"
+    used = {
+        key
+        for page in [*templates.glob("public/*.html"), templates / "console/_uploads.html"]
+        for key in re.findall(r'\bt\("([a-z_.]+)"\s*[,)]', page.read_text(encoding="utf-8"))
+    }
+    used |= set(public_i18n.FIELD_LABELS.values()) | set(public_i18n.ROLE_LABELS.values())
+    used |= {f"form.{kind}.title" for kind in ("takedown", "spam", "abuse")}  # built in pages
+    known = set(public_i18n.MESSAGES) | set(i18n.MESSAGES)
+    assert used - known == set()
+    assert all(len(words) == 2 and all(words) for words in public_i18n.MESSAGES.values())

@@ -229,12 +229,15 @@ def view_of(session: Session, case: Case) -> CaseView:
     )
 
 
-def _complaints(session: Session, case: Case) -> Sequence[Complaint]:
+def _complaints(session: Session, case: Case, latest: bool = False) -> Sequence[Complaint]:
+    """The case's first complaint (or its latest): one row, not all of them, since a flood of
+    reports about one subscriber makes a case of thousands and each new one asks again."""
     return session.scalars(
         select(Complaint)
         .join(CaseComplaint, CaseComplaint.complaint_id == Complaint.id)
         .where(CaseComplaint.case_id == case.id)
-        .order_by(Complaint.id)
+        .order_by(Complaint.id.desc() if latest else Complaint.id)
+        .limit(1)
     ).all()
 
 
@@ -292,7 +295,7 @@ def _queue_notice(
 ) -> None:
     """Render the notice into the outbox. The complainant's identity is never handed to the
     template, except the requester's name in a takedown inquiry when they consented."""
-    complaints = _complaints(session, case)
+    complaints = _complaints(session, case, latest=True)
     latest = complaints[-1] if complaints else None
     subscriber = session.get(Subscriber, case.subscriber_id) if case.subscriber_id else None
     who = latest.complainant if latest is not None else None

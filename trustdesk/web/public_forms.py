@@ -137,8 +137,7 @@ async def _read(request: Request, runtime: WebRuntime, submission: Submission) -
     limit = runtime.settings.web.max_upload_bytes * len(FILES[submission.kind]) + TEXT_LIMIT
     declared = request.headers.get("content-length", "")
     if not declared.isdigit() or int(declared) > limit:
-        submission.problem = "form.error.too_big"
-        raise Refused(413, "form.error.too_big")
+        raise Refused(413 if declared.isdigit() else 411, "form.error.too_big")
     try:
         form = await request.form(
             max_files=len(FILES[submission.kind]), max_fields=60, max_part_size=TEXT_LIMIT
