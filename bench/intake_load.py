@@ -14,6 +14,7 @@ complaint is the whole path: stored, parsed, attributed, its case joined, audite
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import smtplib
@@ -55,14 +56,14 @@ def wait_for(port: int) -> None:
     raise SystemExit(f"the server did not listen on {port}")
 
 
-def run_wrk(mode: str, port: int, key: str, args: object) -> str:
+def run_wrk(mode: str, port: int, key: str, args: argparse.Namespace) -> str:
     env = os.environ | {"BENCH_MODE": mode, "BENCH_KEY": key, "BENCH_TOKEN": TOKEN}
     done = subprocess.run(
         [
             "wrk",
-            f"-t{args.threads}",  # type: ignore[attr-defined]
-            f"-c{args.connections}",  # type: ignore[attr-defined]
-            f"-d{args.duration}s",  # type: ignore[attr-defined]
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
             "--timeout",
             "30s",
             "-s",
