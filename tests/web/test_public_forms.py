@@ -502,3 +502,17 @@ def test_every_word_the_public_pages_use_is_in_both_languages() -> None:
     known = set(public_i18n.MESSAGES) | set(i18n.MESSAGES)
     assert used - known == set()
     assert all(len(words) == 2 and all(words) for words in public_i18n.MESSAGES.values())
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_a_form_sent_twice_is_one_complaint_with_one_receipt(
+    client: TestClient, factory: sessionmaker[Session]
+) -> None:
+    first = submit(client, "takedown", TAKEDOWN, DOCUMENTS)
+    again = submit(client, "takedown", TAKEDOWN, DOCUMENTS)
+    assert reference_of(first.text) == reference_of(again.text)
+    assert "同じ内容のお申し出は既に受け付けています。" in again.text
+    assert count(factory, Complaint) == 1 and count(factory, FormUpload) == 2
+    with unit_of_work(factory) as session:
+        receipts = session.scalars(select(Notice).where(Notice.template == "intake.receipt"))
+        assert len(receipts.all()) == 1

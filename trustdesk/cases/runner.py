@@ -42,17 +42,6 @@ class TickReport:
 
 def tick(factory: sessionmaker[Session], settings: Settings, now: datetime) -> TickReport:
     report = TickReport()
-    opener = case_opener(load_policy(settings.policy_file), settings.provider, now, "worker")
-    report.retried = len(
-        retry_pending(
-            factory,
-            settings,
-            now,
-            "worker",
-            after_record=opener,
-            received_before=now - PENDING_GRACE,
-        )
-    )
     with unit_of_work(factory) as session:
         due = session.scalars(
             select(Case.id)
@@ -68,6 +57,19 @@ def tick(factory: sessionmaker[Session], settings: Settings, now: datetime) -> T
                 apply(session, case, "deadline", "worker", now, settings.provider)
                 report.deadlines += 1
     deliver(factory, settings, now, report)
+    # Last, so that a document that breaks its parser cannot hold up deadlines and notices;
+    # what it records is delivered by the next tick.
+    opener = case_opener(load_policy(settings.policy_file), settings.provider, now, "worker")
+    report.retried = len(
+        retry_pending(
+            factory,
+            settings,
+            now,
+            "worker",
+            after_record=opener,
+            received_before=now - PENDING_GRACE,
+        )
+    )
     return report
 
 

@@ -64,6 +64,12 @@ def as_json_bytes(document: dict[str, Any]) -> bytes:
         return json.dumps(document, sort_keys=True, default=str).encode("ascii")
 
 
+def _minute(now: datetime) -> str:
+    """The filing time to the minute: a form sent twice (a double click, a reload) is the same
+    document, hence one complaint with one receipt."""
+    return now.replace(second=0, microsecond=0).isoformat()
+
+
 def _text(fields: Mapping[str, str], name: str) -> str:
     return fields.get(name, "").strip()
 
@@ -114,7 +120,7 @@ def _takedown(
         "disclose_name_to_sender": _choice(fields, "disclose_name_to_sender"),
         "asked_site_admin_first": _choice(fields, "asked_site_admin_first"),
         "documents": documents,
-        "submitted_at": now.isoformat(),
+        "submitted_at": _minute(now),
     }
 
 
@@ -137,7 +143,7 @@ def _spam(
         "reporter": _contact(fields, "reporter"),
         "message": message,
         "comment": _optional(fields, "comment"),
-        "submitted_at": now.isoformat(),
+        "submitted_at": _minute(now),
     }
 
 

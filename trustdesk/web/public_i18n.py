@@ -96,7 +96,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     ),
     "form.ip": ("IPアドレス", "IP address"),
     "form.host": ("ホスト名", "Host name"),
-    "form.ip_or_host": ("IPアドレスまたはホスト名のどちらかは必須", "Give at least one"),
+    "form.ip_or_host": (
+        "IPアドレスまたはホスト名のどちらかは必須です。",
+        "Give the IP address, the host name, or both.",
+    ),
     "form.occurred_at": ("日時（日本時間、年月日・時分）", "Date and time (JST, to the minute)"),
     "form.category": ("行為の種類", "Kind of abuse"),
     "form.category_other": ("「その他」の場合の種類", "Kind, if other"),
