@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -42,6 +42,9 @@ from trustdesk.privacy.models import AuditEntry
 from trustdesk.privacy.service import record_access, verify_chain
 from trustdesk.settings import ConfigError, Settings, load_settings
 from trustdesk.timeutil import iso_jst, parse_instant
+
+if TYPE_CHECKING:
+    from trustdesk.intake.mailbox import MailboxServer
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -698,7 +701,7 @@ def worker(
     runtime = _runtime(ctx)
     while True:
         report = runner.tick(runtime.factory, runtime.settings, runtime.now())
-        if report.deadlines or report.sent or report.failed:
+        if report.deadlines or report.sent or report.failed or report.retried:
             err.print(f"{iso_jst(runtime.now())}: {asdict(report)}", highlight=False)
         if once:
             return
@@ -825,6 +828,10 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port of the console and API")] = 8000,
+    smtp_port: Annotated[
+        int | None,
+        typer.Option(help="Also run the abuse mailbox's SMTP listener on this port (same host)"),
+    ] = None,
     workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
     load_demo: Annotated[
         bool, typer.Option("--demo", help="Load the Example Net demo data and a demo login first")
@@ -852,19 +859,43 @@ def serve(
         _demo_login(runtime)
     if worker if worker is not None else embedded:
         _start_worker_thread(runtime)
+    mailbox = _start_mailbox(runtime, host, smtp_port) if smtp_port is not None else None
     err.print(f"trustdesk on http://{host}:{port}/ (database {_safe_url(settings)})")
-    if workers > 1:
-        uvicorn.run(
-            "trustdesk.web.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
-        return
-    app_ = create_app(settings, clock=runtime.now)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    try:
+        if workers > 1:
+            uvicorn.run(
+                "trustdesk.web.app:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+        else:
+            app_ = create_app(settings, clock=runtime.now)
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        if mailbox is not None:
+            mailbox.stop()
+
+
+def _start_mailbox(runtime: Runtime, host: str, port: int) -> MailboxServer:
+    """The abuse mailbox's SMTP listener beside the web server; mails it stored are parsed and
+    their cases opened on its own thread, and the outbox delivered after each."""
+    from trustdesk.intake.mailbox import AbuseMailbox, MailboxServer
+
+    settings = runtime.settings
+    mailbox = AbuseMailbox(
+        runtime.factory,
+        settings,
+        runtime.now,
+        after_record=lambda now: cases.case_opener(runtime.policy, settings.provider, now, "smtp"),
+        after_processing=lambda now: runner.deliver(runtime.factory, settings, now),
+    )
+    server = MailboxServer(mailbox, host, port)
+    server.start()
+    err.print(f"abuse mailbox on smtp://{host}:{server.port}/", highlight=False)
+    return server
 
 
 def _start_worker_thread(runtime: Runtime, interval: float = 30.0) -> None:

@@ -56,6 +56,7 @@ TEMPLATE_NAMES: frozenset[str] = frozenset(
         "abuse.terminated",
         "abuse.resolved",
         "device.warning",
+        "intake.receipt",
     }
 )
 LANGUAGES: frozenset[str] = frozenset({"ja", "en"})
@@ -156,6 +157,7 @@ class NoticeContext:
     missing_documents: tuple[str, ...] = ()
     requester_name: str | None = None
     evidence_excerpt: str | None = None
+    received_at: datetime | None = None  # when a complaint was filed (its receipt)
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def _values(context: NoticeContext, lang: str) -> dict[str, object]:
         ),
         "requester_name": _maybe(_inline, context.requester_name),
         "evidence_excerpt": _maybe(_quoted, context.evidence_excerpt),
+        "received_at": _maybe(lambda moment: _moment(moment, lang), context.received_at),
     }
     return {name: value for name, value in values.items() if value not in (None, "", ())}
 

@@ -1,7 +1,9 @@
 """Time-driven work: fire deadlines that fell due, deliver the outbox, hand over actions.
 
 Deadlines are stored, not slept on (issue 3): ``tick`` runs whatever is due at ``now`` once,
-each case in its own transaction; ``trustdesk worker`` calls it in a loop. Delivery happens
+each case in its own transaction; ``trustdesk worker`` calls it in a loop. It also finishes
+complaint documents stored but left unparsed for over a minute (a listener crashed, or its
+queue was full), as ``trustdesk intake retry`` would. Delivery happens
 after the state change committed, so a crash between the two leaves the notice pending in the
 outbox and the next run sends it (with its stable Message-ID, a receiver can drop a repeat).
 """
@@ -9,7 +11,7 @@ outbox and the next run sends it (with its stable Message-ID, a receiver can dro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,11 +20,15 @@ from trustdesk.cases import workflows
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
-from trustdesk.cases.service import apply, view_of
+from trustdesk.cases.policy import load_policy
+from trustdesk.cases.service import apply, case_opener, view_of
 from trustdesk.db import unit_of_work
+from trustdesk.intake.service import retry_pending
 from trustdesk.settings import Settings
 
 MAX_ATTEMPTS = 10
+# A document younger than this may still be on its way through the listener that stored it.
+PENDING_GRACE = timedelta(minutes=1)
 
 
 @dataclass
@@ -31,6 +37,7 @@ class TickReport:
     sent: int = 0
     kept: int = 0
     failed: int = 0
+    retried: int = 0  # complaints (or failures) of documents finished late
 
 
 def tick(factory: sessionmaker[Session], settings: Settings, now: datetime) -> TickReport:
@@ -50,6 +57,19 @@ def tick(factory: sessionmaker[Session], settings: Settings, now: datetime) -> T
                 apply(session, case, "deadline", "worker", now, settings.provider)
                 report.deadlines += 1
     deliver(factory, settings, now, report)
+    # Last, so that a document that breaks its parser cannot hold up deadlines and notices;
+    # what it records is delivered by the next tick.
+    opener = case_opener(load_policy(settings.policy_file), settings.provider, now, "worker")
+    report.retried = len(
+        retry_pending(
+            factory,
+            settings,
+            now,
+            "worker",
+            after_record=opener,
+            received_before=now - PENDING_GRACE,
+        )
+    )
     return report
 
 

@@ -22,7 +22,7 @@ from trustdesk.cases import workflows
 from trustdesk.cases.documents import check_takedown
 from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice
 from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
-from trustdesk.cases.notices import NoticeContext, render
+from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
 from trustdesk.cases.policy import Policy
 from trustdesk.cases.workflows import CaseView, Step
 from trustdesk.intake.models import Complaint
@@ -230,12 +230,15 @@ def view_of(session: Session, case: Case) -> CaseView:
     )
 
 
-def _complaints(session: Session, case: Case) -> Sequence[Complaint]:
+def _complaints(session: Session, case: Case, latest: bool = False) -> Sequence[Complaint]:
+    """The case's first complaint (or its latest): one row, not all of them, since a flood of
+    reports about one subscriber makes a case of thousands and each new one asks again."""
     return session.scalars(
         select(Complaint)
         .join(CaseComplaint, CaseComplaint.complaint_id == Complaint.id)
         .where(CaseComplaint.case_id == case.id)
-        .order_by(Complaint.id)
+        .order_by(Complaint.id.desc() if latest else Complaint.id)
+        .limit(1)
     ).all()
 
 
@@ -293,7 +296,7 @@ def _queue_notice(
 ) -> None:
     """Render the notice into the outbox. The complainant's identity is never handed to the
     template, except the requester's name in a takedown inquiry when they consented."""
-    complaints = _complaints(session, case)
+    complaints = _complaints(session, case, latest=True)
     latest = complaints[-1] if complaints else None
     subscriber = session.get(Subscriber, case.subscriber_id) if case.subscriber_id else None
     who = latest.complainant if latest is not None else None
@@ -329,11 +332,30 @@ def _queue_notice(
         else None,
     )
     rendered = render(effect.template, "ja", context)
+    add_to_outbox(
+        session, rendered, case.reference, effect.recipient, address, now, provider, case_id=case.id
+    )
+
+
+def add_to_outbox(
+    session: Session,
+    rendered: RenderedNotice,
+    reference: str,
+    recipient: str,
+    address: str | None,
+    now: datetime,
+    provider: ProviderSettings,
+    case_id: int | None = None,
+    complaint_id: int | None = None,
+) -> Notice:
+    """Keep a rendered notice in the outbox for ``deliver``, with a stable Message-ID that
+    names its ``reference`` (a case's, or a complaint's for a receipt)."""
     notice = Notice(
-        case_id=case.id,
-        template=effect.template,
+        case_id=case_id,
+        complaint_id=complaint_id,
+        template=rendered.template,
         lang=rendered.lang,
-        recipient=effect.recipient,
+        recipient=recipient,
         to_address=address,
         subject=rendered.subject,
         body=rendered.body,
@@ -345,7 +367,8 @@ def _queue_notice(
     session.add(notice)
     session.flush()
     domain = provider.abuse_mailbox.rpartition("@")[2] or "trustdesk.invalid"
-    notice.message_id = f"<{case.reference}.{notice.id}@{domain}>"
+    notice.message_id = f"<{reference}.{notice.id}@{domain}>"
+    return notice
 
 
 def _text(value: Any) -> str | None:

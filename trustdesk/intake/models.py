@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustdesk.db import Base, UTCDateTime
@@ -60,6 +69,16 @@ class Complaint(Base):
         back_populates="complaint", uselist=False, cascade="all, delete-orphan"
     )
 
+    @property
+    def reference(self) -> str:
+        return complaint_reference(self.id)
+
+
+def complaint_reference(complaint_id: int) -> str:
+    """The reference number a complainant is given (the receipt, the form's answer page); a
+    case has its own (``TD-000123``), and a complaint may never open one."""
+    return f"TDC-{complaint_id:06d}"
+
 
 class ComplainantIdentity(Base):
     """Who complained. Kept apart: a notice to the subscriber is built without this table."""
@@ -87,3 +106,21 @@ class ComplainantIdentity(Base):
             "message_id": self.message_id,
             "consents_to_disclosure": self.consents_to_disclosure,
         }
+
+
+class FormUpload(Base):
+    """A file attached to a public form (intake.uploads), kept with the document the form
+    became: evidence like the document itself, read only through an audited download."""
+
+    __tablename__ = "form_uploads"
+    __table_args__ = (UniqueConstraint("document_id", "role", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("intake_documents.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))  # request_form | seal_certificate | ... | eml
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

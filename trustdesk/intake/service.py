@@ -126,6 +126,8 @@ def store_document(
 
 AfterRecord = Callable[[Session, list[Outcome]], list[Outcome]]
 """Runs in the recording transaction, e.g. to open cases, and may enrich the outcomes."""
+WithDocument = Callable[[Session, int], None]
+"""Runs in the storing transaction with the stored document's id."""
 
 
 def ingest(
@@ -136,14 +138,20 @@ def ingest(
     now: datetime,
     actor: str,
     after_record: AfterRecord | None = None,
+    with_document: WithDocument | None = None,
 ) -> list[Outcome]:
-    """Store, parse and record one document, each step in its own transaction."""
+    """Store, parse and record one document, each step in its own transaction.
+
+    ``with_document`` runs in the storing transaction, for what must be kept with the raw
+    document or not at all (a form's uploaded files)."""
     label = filename or "-"
     try:
         with unit_of_work(factory) as session:
             document_id = store_document(
                 session, data, filename, now, settings.intake.max_document_bytes
             ).id
+            if with_document is not None:
+                with_document(session, document_id)
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
     return process(factory, settings, document_id, data, filename, label, now, actor, after_record)
@@ -196,13 +204,16 @@ def retry_pending(
     actor: str,
     include_failed: bool = False,
     after_record: AfterRecord | None = None,
+    received_before: datetime | None = None,
 ) -> list[Outcome]:
-    """Finish documents stored but never recorded (a crash), and optionally failed ones."""
+    """Finish documents stored but never recorded (a crash), and optionally failed ones;
+    ``received_before`` leaves alone those that a listener may still be processing."""
     statuses = ["pending", "failed"] if include_failed else ["pending"]
+    query = select(Document.id).where(Document.status.in_(statuses)).order_by(Document.id)
+    if received_before is not None:
+        query = query.where(Document.received_at < received_before)
     with unit_of_work(factory) as session:
-        waiting = session.scalars(
-            select(Document.id).where(Document.status.in_(statuses)).order_by(Document.id)
-        ).all()
+        waiting = session.scalars(query).all()
     outcomes: list[Outcome] = []
     for document_id in waiting:  # loaded one at a time: documents can be large
         with unit_of_work(factory) as session:

@@ -16,7 +16,15 @@ from fastapi.staticfiles import StaticFiles
 
 from trustdesk import db
 from trustdesk.settings import Settings, load_settings
-from trustdesk.web import api, console, console_admin, console_audit, console_cases
+from trustdesk.web import (
+    api,
+    console,
+    console_admin,
+    console_audit,
+    console_cases,
+    console_uploads,
+    public_forms,
+)
 from trustdesk.web.deps import WebRuntime
 from trustdesk.web.errors import install_error_handlers
 
@@ -59,6 +67,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_cases.router)
     app.include_router(console_audit.router)
     app.include_router(console_admin.router)
+    app.include_router(public_forms.router)
+    app.include_router(console_uploads.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_security_headers)
     return app

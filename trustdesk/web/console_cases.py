@@ -170,7 +170,7 @@ def reveal_evidence(
     check_csrf(request, user, csrf_token)
     require(user, Permission.EVIDENCE_READ)
     with unit_of_work(runtime.factory) as session:
-        complaint = _complaint_of_case(session, case_id, complaint_id)
+        complaint = complaint_of_case(session, case_id, complaint_id)
         record_access(
             session,
             actor=user.principal.actor,
@@ -204,7 +204,7 @@ def reveal_complainant(
     check_csrf(request, user, csrf_token)
     require(user, Permission.COMPLAINANT_READ)
     with unit_of_work(runtime.factory) as session:
-        complaint = _complaint_of_case(session, case_id, complaint_id)
+        complaint = complaint_of_case(session, case_id, complaint_id)
         record_access(
             session,
             actor=user.principal.actor,
@@ -217,7 +217,7 @@ def reveal_complainant(
         return render(request, "console/_complainant.html", user, complaint=complaint, who=who)
 
 
-def _complaint_of_case(session: Session, case_id: str, complaint_id: int) -> Complaint:
+def complaint_of_case(session: Session, case_id: str, complaint_id: int) -> Complaint:
     case = cases.get_case(session, case_id)
     link = session.get(CaseComplaint, complaint_id)
     complaint = session.get(Complaint, complaint_id)
