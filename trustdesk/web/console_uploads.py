@@ -2,7 +2,8 @@
 
 They are evidence like the raw mail (seed 002 §23) and carry the requester's identity (a seal
 certificate names them): listed only to roles with ``evidence.read``, by kind and size, never
-by the name the filer gave, and handed out only as a download whose reason is first written to
+by the name the filer gave; a takedown's documents download only for roles that may also see
+who complained (``complainant.read``), and handed out only as a download whose reason is first written to
 the audit trail. A download is an attachment of the type its content was checked to be, under
 a sandboxing policy, so a file crafted to be a web page cannot run as one of ours.
 """
@@ -66,6 +67,9 @@ def download_upload(
     require(user, Permission.EVIDENCE_READ)
     with unit_of_work(runtime.factory) as session:
         complaint = complaint_of_case(session, case_id, complaint_id)
+        if complaint.kind == "takedown":
+            # the request form and the seal certificate identify the requester (seed 000 (3))
+            require(user, Permission.COMPLAINANT_READ)
         upload = upload_of(session, complaint.id, upload_id)
         if upload is None:
             raise ApiError(404, "not_found", f"no file {upload_id} in complaint {complaint.id}")
