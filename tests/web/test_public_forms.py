@@ -454,7 +454,9 @@ def test_files_are_listed_to_evidence_readers_and_downloaded_with_an_audited_rea
     assert listing.status_code == 200
     assert "登録印を押印した送信防止措置依頼書" in listing.text
     assert "依頼書.pdf" not in listing.text  # the filer's file name is not shown in lists
-    refused = client.post(f"{section}/{upload_id}", data={"csrf_token": csrf, "reason": "確認"})
+    refused = client.post(
+        f"{section}/{upload_id}", data={"csrf_token": csrf, "reason": "書類の確認"}
+    )
     assert refused.status_code == 403  # a takedown's documents name the requester
     csrf = login(client, factory, clock, "supervisor")
     download = client.post(
