@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,11 +36,13 @@ from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.policy import Policy, load_policy
 from trustdesk.intake import service as intake
 from trustdesk.intake.models import Complaint, Document
+from trustdesk.network import chart as network_chart
 from trustdesk.network import csam as network_csam
 from trustdesk.network import domains as network_domains
 from trustdesk.network import export as network_export_files
 from trustdesk.network import feeds as network_feeds
 from trustdesk.network import service as network
+from trustdesk.network import traffic_service as network_traffic
 from trustdesk.privacy.models import AuditEntry
 from trustdesk.privacy.service import record_access, verify_chain
 from trustdesk.settings import ConfigError, Settings, load_settings
@@ -1030,6 +1033,111 @@ def network_csam_list(
             out.print(
                 f"{line['id']}\t{line['status']}\t{line['entry']}", highlight=False, markup=False
             )
+
+
+@network_traffic_app.command("import")
+def network_traffic_import(
+    ctx: typer.Context,
+    files: Annotated[
+        list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="Log files")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="auto, access-log or radius")] = "auto",
+    vhost: Annotated[
+        str | None, typer.Option(help="Virtual host of a combined log without %v")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per file")] = False,
+) -> None:
+    """Import web access logs (bytes per site per JST day) or RADIUS detail (octet counters).
+
+    A log read before is read on from where it stopped. A hosted site that reached the daily
+    limit (seed 002 §25-2) is restricted through a traffic case, with a notice to the member.
+    """
+    if fmt not in network_traffic.LOG_KINDS:
+        raise _fail(f"unknown format {fmt!r}; one of {', '.join(network_traffic.LOG_KINDS)}")
+    runtime = _runtime(ctx)
+    rejected = 0
+    for path in files:
+        with db.unit_of_work(runtime.factory) as session:
+            report = network_traffic.import_file(
+                session,
+                path,
+                runtime.settings,
+                runtime.policy,
+                runtime.now(),
+                _actor(),
+                fmt,  # type: ignore[arg-type]
+                vhost,
+            )
+        rejected += report.rejected
+        if as_json:
+            _emit(report.as_json())
+            continue
+        for error in report.errors:
+            err.print(f"[yellow]rejected[/yellow] {error}", highlight=False)
+        days = ", ".join(report.days) or "-"
+        outcome = f"{report.lines} lines, {report.rejected} rejected, days {days}"
+        if report.skipped:
+            outcome = f"skipped: {report.skipped}"
+        restricted = f"; restricted: {', '.join(report.restricted)}" if report.restricted else ""
+        out.print(f"{path}: {report.kind}, {outcome}{restricted}", highlight=False)
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
+    if rejected:
+        raise typer.Exit(1)
+
+
+@network_traffic_app.command("report")
+def network_traffic_report(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Option("--day", help="The JST day, YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    svg_dir: Annotated[
+        Path | None, typer.Option("--svg", help="Write a chart per flagged subscriber here")
+    ] = None,
+    reason: Annotated[
+        str, typer.Option(help="Why (kept in the audit trail)")
+    ] = "daily traffic review (seed 002 §25)",
+) -> None:
+    """Sites against the daily limit (§25-2) and subscribers far above the median (§25-3)."""
+    try:
+        wanted = date.fromisoformat(day)
+    except ValueError as exc:
+        raise _fail(f"--day wants YYYY-MM-DD, not {day!r}") from exc
+    runtime = _runtime(ctx)
+    policy = runtime.policy
+    with db.unit_of_work(runtime.factory) as session:
+        line = network_traffic.report(session, wanted, policy, runtime.now(), _actor(), reason)
+        heavy = network_traffic.heavy_users(session, wanted, policy) if svg_dir else []
+    if svg_dir is not None:
+        svg_dir.mkdir(parents=True, exist_ok=True)
+        for user in heavy:
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", user.subscriber)
+            (svg_dir / f"{wanted.isoformat()}-{name}.svg").write_text(network_chart.svg(user))
+    if as_json:
+        _emit(line)
+        return
+    out.print(
+        f"{line['day']} (JST): limit {line['site_limit_bytes']:,} bytes a site", highlight=False
+    )
+    for site in line["sites"]:
+        mark = " OVER" if site["over_limit"] else ""
+        out.print(
+            f"  {site['site']}\t{site['subscriber_id'] or '-'}\t{site['bytes']:,}{mark}"
+            f"\t{site['case'] or ''}",
+            highlight=False,
+            markup=False,
+        )
+    subscribers = line["subscribers"]
+    out.print(
+        f"subscribers: {subscribers['active']} active, median {subscribers['median_bytes']:,}, "
+        f"mean {subscribers['mean_bytes']:,} bytes",
+        highlight=False,
+    )
+    for user in line["flagged_for_bandwidth_control"]:
+        out.print(
+            f"  flagged {user['subscriber']}: {user['days_above']} days far above",
+            highlight=False,
+            markup=False,
+        )
 
 
 def main() -> None:

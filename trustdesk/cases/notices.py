@@ -56,6 +56,8 @@ TEMPLATE_NAMES: frozenset[str] = frozenset(
         "abuse.terminated",
         "abuse.resolved",
         "device.warning",
+        "traffic.restricted",
+        "traffic.lifted",
     }
 )
 LANGUAGES: frozenset[str] = frozenset({"ja", "en"})
