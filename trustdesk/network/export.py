@@ -25,13 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from trustdesk.attribution.models import RadiusSession, StaticAssignment, Subscriber
 from trustdesk.network import csam, optout, rpz
 from trustdesk.network import service as blocklists
-from trustdesk.network.models import ZoneExport
+from trustdesk.network.models import CsamChange, NetworkChange, ZoneExport
 from trustdesk.privacy.service import record_access
 from trustdesk.settings import IPNetwork, NetworkSettings
 
@@ -95,6 +95,7 @@ class _Rendered:
     digest: str
     entries: int
     chunks: Callable[[int], Iterator[str]]  # the file's text for a serial
+    names: set[str]  # the names (or networks) the file acts on
     names_in: Callable[[str], set[str]]  # the names an earlier version of the file acts on
     secret: bool = False
 
@@ -111,13 +112,29 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     clients = settings.client_networks or list(provider_networks)
     optouts = _optout_networks(session, clients, now, actor)
-    rendered = [
-        _zone(CC_ZONE, _cc_content(session, settings), settings, secret=False),
-        _zone(CSAM_ZONE, _csam_content(session, settings), settings, secret=True),
-        _text(UNBOUND_OPTOUTS, optout.unbound_snippet(optouts, clients), len(optouts)),
-        _text(BIND_OPTOUTS, optout.bind_acl(optouts), len(optouts)),
-    ]
-    files = tuple(_write_if_changed(session, out, item, now) for item in rendered)
+    zones = (
+        _zone_file(
+            session,
+            out,
+            CC_ZONE,
+            _basis(session, settings, NetworkChange.id, settings.cc_walled_garden),
+            lambda: _zone(CC_ZONE, _cc_content(session, settings), settings, secret=False),
+            now,
+        ),
+        _zone_file(
+            session,
+            out,
+            CSAM_ZONE,
+            _basis(session, settings, CsamChange.id, settings.csam_block_page),
+            lambda: _zone(CSAM_ZONE, _csam_content(session, settings), settings, secret=True),
+            now,
+        ),
+    )
+    texts = (
+        _text(UNBOUND_OPTOUTS, optout.unbound_snippet(optouts, clients), optouts),
+        _text(BIND_OPTOUTS, optout.bind_acl(optouts), optouts),
+    )
+    files = zones + tuple(_write_if_changed(session, out, item, now) for item in texts)
     return ExportReport(str(out), files)
 
 
@@ -133,6 +150,33 @@ def reload(command: list[str], timeout: float) -> str:
             f"{(done.stderr or done.stdout).strip()[-500:]}"
         )
     return done.stdout.strip()
+
+
+def _basis(session: Session, settings: NetworkSettings, change_id: Any, target: str | None) -> str:
+    """What a zone's content follows from: the last change of its list and the settings that
+    shape its records. The same basis as the last export means the same file, so an export
+    run every minute does not read a million domains to find that nothing changed."""
+    query = select(func.max(change_id))
+    if change_id is NetworkChange.id:
+        query = query.where(NetworkChange.subject_kind.in_(("cc", "allow")))
+    last = session.scalar(query) or 0
+    return f"{last}|{target or ''}|{settings.zone_ttl}|{settings.soa_contact}"
+
+
+def _zone_file(
+    session: Session,
+    out: Path,
+    name: str,
+    basis: str,
+    render: Callable[[], _Rendered],
+    now: datetime,
+) -> FileChange:
+    state = session.get(ZoneExport, name)
+    if state is not None and state.basis == basis and (out / name).exists():
+        return FileChange(name, False, state.serial, state.entries)
+    change = _write_if_changed(session, out, render(), now)
+    session.get_one(ZoneExport, name).basis = basis
+    return change
 
 
 def _cc_content(session: Session, settings: NetworkSettings) -> rpz.ZoneContent:
@@ -158,12 +202,17 @@ def _zone(
         return rpz.triggers_in(text.splitlines())
 
     entries = len(content.blocked) + len(content.passthru)
-    return _Rendered(name, content.digest(), entries, chunks, names_in, secret)
+    header = f"{settings.zone_ttl}|{settings.soa_contact}|"  # a new TTL is a new file too
+    digest = hashlib.sha256((header + content.digest()).encode()).hexdigest()
+    return _Rendered(name, digest, entries, chunks, content.triggers(), names_in, secret)
 
 
-def _text(name: str, body: str, entries: int) -> _Rendered:
+def _text(name: str, body: str, networks: list[IPNetwork]) -> _Rendered:
     digest = hashlib.sha256(body.encode()).hexdigest()
-    return _Rendered(name, digest, entries, lambda serial: iter([body]), optout.networks_in)
+    members = {str(network) for network in networks}
+    return _Rendered(
+        name, digest, len(networks), lambda serial: iter([body]), members, optout.networks_in
+    )
 
 
 def _write_if_changed(session: Session, out: Path, item: _Rendered, now: datetime) -> FileChange:
@@ -175,7 +224,7 @@ def _write_if_changed(session: Session, out: Path, item: _Rendered, now: datetim
     serial = state.serial if same_content and state else rpz.next_serial(_serial(state), now)
     before = item.names_in(path.read_text(encoding="utf-8")) if path.exists() else set()
     _write_atomically(path, item.chunks(serial))
-    after = item.names_in(path.read_text(encoding="utf-8"))
+    after = item.names
     if state is None:
         state = ZoneExport(name=item.name)
         session.add(state)

@@ -132,6 +132,7 @@ class ZoneExport(Base):
     digest: Mapped[str] = mapped_column(String(64))
     entries: Mapped[int] = mapped_column(Integer)
     exported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    basis: Mapped[str | None] = mapped_column(String(200))  # export.py: what the file follows
 
 
 class TrafficImport(Base):

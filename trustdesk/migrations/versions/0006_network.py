@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0002
-Create Date: 2026-12-01 21:58:23.878555
+Create Date: 2026-12-01 22:21:32.906618
 """
 
 from collections.abc import Sequence
@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("entries", sa.Integer(), nullable=False),
         sa.Column("exported_at", trustdesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("basis", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_network_exports")),
     )
     op.create_table(
