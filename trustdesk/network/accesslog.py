@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from trustdesk.attribution.records import RowError
 
@@ -72,6 +73,7 @@ def read_access_log(
     transfer = Transfer()
     clock = _Clock()
     default = _host(vhost) if vhost else None
+    days = transfer.days
     for number, text in enumerate(lines, start=first_line):
         if not text.strip():
             continue
@@ -80,20 +82,20 @@ def read_access_log(
         if match is None:
             transfer.reject(RowError(source, number, "not a combined or vhost_combined log line"))
             continue
-        host = _host(match["vhost"]) if match["vhost"] else default
+        line_vhost, stamp, size_text = match.groups()
+        host = _host(line_vhost) if line_vhost else default
         if host is None:
             transfer.reject(RowError(source, number, "no virtual host on the line: give --vhost"))
             continue
         try:
-            at = clock.parse(match["time"])
+            at, day_of = clock.parse(stamp)
         except ValueError:
-            transfer.reject(RowError(source, number, f"unreadable time [{match['time'][:40]}]"))
+            transfer.reject(RowError(source, number, f"unreadable time [{stamp[:40]}]"))
             continue
-        size = 0 if match["bytes"] == "-" else int(match["bytes"])
-        key = (host, (at + _JST_OFFSET).date())
-        day = transfer.days.get(key)
+        size = 0 if size_text == "-" else int(size_text)
+        day = days.get((host, day_of))
         if day is None:
-            transfer.days[key] = SiteDay(size, 1, at, at)
+            days[(host, day_of)] = SiteDay(size, 1, at, at)
         else:
             day.add(size, at)
     return transfer
@@ -102,6 +104,7 @@ def read_access_log(
 _JST_OFFSET = timedelta(hours=9)  # JST has no summer time: the local date is UTC + 9 hours
 
 
+@lru_cache(maxsize=65536)
 def _host(text: str) -> str:
     """``Example.jp:443`` → ``example.jp``: the port does not make another site."""
     name = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
@@ -109,13 +112,14 @@ def _host(text: str) -> str:
 
 
 class _Clock:
-    """``10/Oct/2026:13:55:36 +0900`` → an aware UTC datetime, remembering the last one."""
+    """``10/Oct/2026:13:55:36 +0900`` → the aware UTC datetime and its JST day, remembering the
+    last one."""
 
     def __init__(self) -> None:
         self._text = ""
-        self._value = datetime.min.replace(tzinfo=UTC)
+        self._value = (datetime.min.replace(tzinfo=UTC), date.min)
 
-    def parse(self, text: str) -> datetime:
+    def parse(self, text: str) -> tuple[datetime, date]:
         if text == self._text:
             return self._value
         if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[21] not in "+-":
@@ -133,5 +137,6 @@ class _Clock:
             int(text[18:20]),
             tzinfo=timezone(-offset if text[21] == "-" else offset),
         )
-        self._text, self._value = text, local.astimezone(UTC)
+        moment = local.astimezone(UTC)
+        self._text, self._value = text, (moment, (moment + _JST_OFFSET).date())
         return self._value

@@ -113,22 +113,8 @@ def export(
     clients = settings.client_networks or list(provider_networks)
     optouts = _optout_networks(session, clients, now, actor)
     zones = (
-        _zone_file(
-            session,
-            out,
-            CC_ZONE,
-            _basis(session, settings, NetworkChange.id, settings.cc_walled_garden),
-            lambda: _zone(CC_ZONE, _cc_content(session, settings), settings, secret=False),
-            now,
-        ),
-        _zone_file(
-            session,
-            out,
-            CSAM_ZONE,
-            _basis(session, settings, CsamChange.id, settings.csam_block_page),
-            lambda: _zone(CSAM_ZONE, _csam_content(session, settings), settings, secret=True),
-            now,
-        ),
+        _zone_file(session, out, settings, CC_ZONE, _cc_content, secret=False, now=now),
+        _zone_file(session, out, settings, CSAM_ZONE, _csam_content, secret=True, now=now),
     )
     texts = (
         _text(UNBOUND_OPTOUTS, optout.unbound_snippet(optouts, clients), optouts),
@@ -152,31 +138,41 @@ def reload(command: list[str], timeout: float) -> str:
     return done.stdout.strip()
 
 
-def _basis(session: Session, settings: NetworkSettings, change_id: Any, target: str | None) -> str:
-    """What a zone's content follows from: the last change of its list and the settings that
-    shape its records. The same basis as the last export means the same file, so an export
-    run every minute does not read a million domains to find that nothing changed."""
-    query = select(func.max(change_id))
-    if change_id is NetworkChange.id:
-        query = query.where(NetworkChange.subject_kind.in_(("cc", "allow")))
-    last = session.scalar(query) or 0
-    return f"{last}|{target or ''}|{settings.zone_ttl}|{settings.soa_contact}"
+ZoneSource = Callable[[Session, NetworkSettings], rpz.ZoneContent]
 
 
 def _zone_file(
     session: Session,
     out: Path,
+    settings: NetworkSettings,
     name: str,
-    basis: str,
-    render: Callable[[], _Rendered],
+    content: ZoneSource,
+    secret: bool,
     now: datetime,
 ) -> FileChange:
+    """Render and write the zone unless its basis is the one last exported."""
+    basis = _basis(session, settings, secret)
     state = session.get(ZoneExport, name)
     if state is not None and state.basis == basis and (out / name).exists():
         return FileChange(name, False, state.serial, state.entries)
-    change = _write_if_changed(session, out, render(), now)
+    change = _write_if_changed(
+        session, out, _zone(name, content(session, settings), settings, secret), now
+    )
     session.get_one(ZoneExport, name).basis = basis
     return change
+
+
+def _basis(session: Session, settings: NetworkSettings, csam_zone: bool) -> str:
+    """What a zone's content follows from: the last change of its list and the settings that
+    shape its records. The same basis as the last export means the same file, so an export
+    run every minute does not read a million domains to find that nothing changed."""
+    if csam_zone:
+        last, target = session.scalar(select(func.max(CsamChange.id))), settings.csam_block_page
+    else:
+        kinds = NetworkChange.subject_kind.in_(("cc", "allow"))
+        last = session.scalar(select(func.max(NetworkChange.id)).where(kinds))
+        target = settings.cc_walled_garden
+    return f"{last or 0}|{target or ''}|{settings.zone_ttl}|{settings.soa_contact}"
 
 
 def _cc_content(session: Session, settings: NetworkSettings) -> rpz.ZoneContent:

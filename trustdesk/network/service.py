@@ -357,17 +357,9 @@ def _entry_json(row: CcEntry, allow: set[str]) -> dict[str, Any]:
     }
 
 
-def _log(
-    session: Session,
-    now: datetime,
-    actor: str,
-    kind: str,
-    subject: str,
-    action: str,
-    source: str | None,
-    reason: str | None,
-) -> None:
-    session.add(NetworkChange(**_change(now, actor, kind, subject, action, source, reason)))
+def _log(session: Session, *change: Any) -> None:
+    """One change-log row; the arguments are those of ``_change``."""
+    session.add(NetworkChange(**_change(*change)))
 
 
 def _change(
