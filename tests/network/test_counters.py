@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 
 from hypothesis import given
@@ -63,7 +64,7 @@ def test_gigawords_from_the_detail_file_are_counted() -> None:
     st.randoms(),
 )
 def test_any_order_and_repetition_gives_the_same_days(
-    steps: list[tuple[int, int]], shuffle: st.SearchStrategy[object]
+    steps: list[tuple[int, int]], shuffle: random.Random
 ) -> None:
     readings, total = [Reading(T23, 0, 0)], 0
     for index, (hours, more) in enumerate(steps, start=1):
@@ -71,6 +72,6 @@ def test_any_order_and_repetition_gives_the_same_days(
         readings.append(Reading(T23 + timedelta(hours=hours + index * 73), total, total // 2))
     expected = daily_usage(readings)
     mixed = readings + readings[: len(readings) // 2]
-    shuffle.shuffle(mixed)  # type: ignore[attr-defined]
+    shuffle.shuffle(mixed)
     assert daily_usage(mixed) == expected
     assert sum(day.input_octets for day in expected.values()) == total

@@ -93,7 +93,8 @@ def import_file(
     chosen = _detect(data) if kind == "auto" else kind
     report = TrafficImportReport(str(path), chosen)
     consumed = _complete_part(data, chosen)
-    offset, report.skipped = _resume_point(session, str(path), data, consumed)
+    digest = hashlib.sha256(data[:consumed]).hexdigest()
+    offset, report.skipped = _resume_point(session, str(path), data, consumed, digest)
     if report.skipped:
         return report
     first_line = data.count(b"\n", 0, offset) + 1
@@ -108,7 +109,7 @@ def import_file(
             source=str(path),
             kind=chosen,
             consumed=consumed,
-            prefix_sha256=hashlib.sha256(data[:consumed]).hexdigest(),
+            prefix_sha256=digest,
             imported_at=now,
             lines=report.lines,
             rejected=report.rejected,
@@ -132,10 +133,10 @@ def _complete_part(data: bytes, kind: str) -> int:
 
 
 def _resume_point(
-    session: Session, source: str, data: bytes, consumed: int
+    session: Session, source: str, data: bytes, consumed: int, digest: str
 ) -> tuple[int, str | None]:
-    """Where to start reading, or why there is nothing to read."""
-    digest = hashlib.sha256(data[:consumed]).hexdigest()
+    """Where to start reading, or why there is nothing to read (``digest``: of the part read
+    now, ``data[:consumed]``)."""
     seen = session.scalars(
         select(TrafficImport.source).where(TrafficImport.prefix_sha256 == digest).limit(1)
     ).first()
