@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustdesk.attribution import radius
-from trustdesk.attribution.models import HostedSite, Subscriber
-from trustdesk.attribution.records import RadiusRecord, RowError
+from trustdesk.attribution.models import HostedSite
+from trustdesk.attribution.records import RowError
 from trustdesk.attribution.service import Attributor
 from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, CaseComplaint
@@ -32,13 +30,11 @@ from trustdesk.cases.policy import Policy
 from trustdesk.intake import service as intake
 from trustdesk.intake.models import Complaint
 from trustdesk.intake.report import Report
-from trustdesk.network import traffic
+from trustdesk.network import radius_counters, traffic
 from trustdesk.network.accesslog import read_access_log
-from trustdesk.network.counters import daily_usage, jst_day, readings_of
+from trustdesk.network.counters import jst_day
 from trustdesk.network.domains import parents
 from trustdesk.network.models import (
-    CounterSample,
-    SessionTrafficDay,
     SiteTransferDay,
     TrafficImport,
 )
@@ -100,7 +96,14 @@ def import_file(
     first_line = data.count(b"\n", 0, offset) + 1
     text = data[offset:consumed].decode("utf-8", errors="replace").splitlines(keepends=True)
     if chosen == "radius":
-        _import_counters(session, text, str(path), first_line, report)
+        loaded = radius_counters.load(session, text, str(path), first_line)
+        report.lines, report.errors, report.sessions = (
+            loaded.records,
+            loaded.errors,
+            loaded.sessions,
+        )
+        report.rejected = len(loaded.errors)
+        report.days = sorted(day.isoformat() for day in loaded.days)
     else:
         days = _import_access_log(session, text, str(path), first_line, vhost, report)
         report.restricted = _restrict_over_limit(session, days, settings, policy, now, actor)
@@ -351,132 +354,6 @@ def _report_excess(
     return cases.on_complaint(session, outcome.complaint, policy, settings.provider, now, actor)
 
 
-# --- subscriber counters ------------------------------------------------------------------------
-
-
-def _import_counters(
-    session: Session, lines: list[str], source: str, first_line: int, report: TrafficImportReport
-) -> None:
-    """Keep every counter reading (once), then recompute the touched sessions' days."""
-    records: list[RadiusRecord] = []
-    for item in radius.parse_detail(lines, source):
-        report.lines += 1
-        if isinstance(item, RowError):
-            report.rejected += 1
-            report.errors.append(RowError(source, item.line + first_line - 1, item.reason))
-        elif (
-            item.status == "Start"
-            or item.input_octets is not None
-            or item.output_octets is not None
-        ):
-            records.append(item)
-    by_session: dict[str, list[RadiusRecord]] = defaultdict(list)
-    for record in records:
-        by_session[record.session_key].append(record)
-    keys = list(by_session)
-    touched: set[date] = set()
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        _store_samples(session, {key: by_session[key] for key in chunk})
-        touched |= _recompute_days(session, chunk)
-    report.sessions = len(keys)
-    report.days = sorted(day.isoformat() for day in touched)
-
-
-def _store_samples(session: Session, records: dict[str, list[RadiusRecord]]) -> None:
-    known = set(
-        session.execute(
-            select(CounterSample.session_key, CounterSample.event_at).where(
-                CounterSample.session_key.in_(list(records))
-            )
-        ).tuples()
-    )
-    fresh: dict[tuple[str, datetime], dict[str, Any]] = {}
-    for key, items in records.items():
-        for record in items:
-            if (key, record.event_at) in known:
-                continue
-            sample = {
-                "session_key": key,
-                "user_name": record.user_name,
-                "event_at": record.event_at,
-                "session_time": record.session_time,
-                "input_octets": record.input_octets or 0,
-                "output_octets": record.output_octets or 0,
-            }
-            previous = fresh.get((key, record.event_at))
-            if previous is None or _total(sample) > _total(previous):
-                fresh[(key, record.event_at)] = sample
-    if fresh:
-        session.execute(insert(CounterSample), list(fresh.values()))
-
-
-def _total(sample: dict[str, Any]) -> int:
-    return int(sample["input_octets"]) + int(sample["output_octets"])
-
-
-def _recompute_days(session: Session, keys: list[str]) -> set[date]:
-    """Replace the sessions' days with those their readings give now; the days touched."""
-    samples = session.execute(
-        select(
-            CounterSample.session_key,
-            CounterSample.user_name,
-            CounterSample.event_at,
-            CounterSample.session_time,
-            CounterSample.input_octets,
-            CounterSample.output_octets,
-        ).where(CounterSample.session_key.in_(keys))
-    ).all()
-    grouped: dict[str, list[Any]] = defaultdict(list)
-    for row in samples:
-        grouped[row.session_key].append(row)
-    rows = []
-    touched: set[date] = set()
-    for key, items in grouped.items():
-        user = next((row.user_name for row in items if row.user_name), None)
-        usage = daily_usage(
-            readings_of(
-                (r.event_at, r.session_time, r.input_octets, r.output_octets) for r in items
-            )
-        )
-        rows += [
-            {
-                "session_key": key,
-                "day": day,
-                "user_name": user,
-                "input_octets": used.input_octets,
-                "output_octets": used.output_octets,
-            }
-            for day, used in usage.items()
-        ]
-        touched.update(usage)
-    session.execute(delete(SessionTrafficDay).where(SessionTrafficDay.session_key.in_(keys)))
-    if rows:
-        session.execute(insert(SessionTrafficDay), rows)
-    return touched
-
-
-def subscriber_totals(session: Session, days: list[date]) -> dict[date, dict[str, int]]:
-    """Bytes each subscriber moved (in + out) per day; a RADIUS user that matches no contract
-    is listed as ``user:NAME`` so that its traffic still counts in the averages."""
-    rows = session.execute(
-        select(
-            SessionTrafficDay.day,
-            SessionTrafficDay.user_name,
-            Subscriber.subscriber_id,
-            SessionTrafficDay.input_octets,
-            SessionTrafficDay.output_octets,
-        )
-        .outerjoin(Subscriber, Subscriber.radius_user == SessionTrafficDay.user_name)
-        .where(SessionTrafficDay.day.in_(days))
-    ).all()
-    totals: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for row in rows:
-        name = row.subscriber_id or f"user:{row.user_name}"
-        totals[row.day][name] += row.input_octets + row.output_octets
-    return totals
-
-
 # --- the daily report ---------------------------------------------------------------------------
 
 
@@ -489,7 +366,7 @@ def report(
     totals = site_totals(session, day)
     cases_by_site = _restriction_cases(session, list(totals), day)
     days = traffic.window(day, policy.heavy_user_window_days)
-    daily = subscriber_totals(session, days)
+    daily = radius_counters.subscriber_totals(session, days)
     median, mean = traffic.day_statistics(daily.get(day, {}))
     heavy = traffic.heavy_users(daily, days, policy)
     record_access(
@@ -535,7 +412,7 @@ def report(
 def heavy_users(session: Session, day: date, policy: Policy) -> list[traffic.HeavyUser]:
     """The §25-3 flags for ``day`` as values, for the SVG charts."""
     days = traffic.window(day, policy.heavy_user_window_days)
-    return traffic.heavy_users(subscriber_totals(session, days), days, policy)
+    return traffic.heavy_users(radius_counters.subscriber_totals(session, days), days, policy)
 
 
 def _restriction_cases(session: Session, sites: list[str], day: date) -> dict[str, str]:
