@@ -102,3 +102,16 @@ def test_reading_sessions_for_the_opt_outs_is_audited(
     with factory() as session:
         actions = session.scalars(select(AuditEntry.action)).all()
     assert "export-dns-optouts" in actions
+
+
+def test_a_new_walled_garden_setting_rewrites_the_zone(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    assert cli("network", "block", "evil.example", "--reason", "CERT").exit_code == 0
+    plain = config(tmp_path, "[]")
+    export(cli, tmp_path / "zones", plain)
+    garden = tmp_path / "garden.toml"
+    garden.write_text(plain.read_text() + 'cc_walled_garden = "blocked.example.net"\n')
+    line = export(cli, tmp_path / "zones", garden)
+    assert [f["file"] for f in line["files"] if f["changed"]] == ["cc.rpz"]
+    assert "evil.example CNAME blocked.example.net." in (tmp_path / "zones" / "cc.rpz").read_text()

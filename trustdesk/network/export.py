@@ -167,12 +167,14 @@ def _basis(session: Session, settings: NetworkSettings, csam_zone: bool) -> str:
     shape its records. The same basis as the last export means the same file, so an export
     run every minute does not read a million domains to find that nothing changed."""
     if csam_zone:
-        last, target = session.scalar(select(func.max(CsamChange.id))), settings.csam_block_page
+        changes, target = select(func.max(CsamChange.id), func.count()), settings.csam_block_page
     else:
         kinds = NetworkChange.subject_kind.in_(("cc", "allow"))
-        last = session.scalar(select(func.max(NetworkChange.id)).where(kinds))
+        changes = select(func.max(NetworkChange.id), func.count()).where(kinds)
         target = settings.cc_walled_garden
-    return f"{last or 0}|{target or ''}|{settings.zone_ttl}|{settings.soa_contact}"
+    # The count as well as the last id: a transaction holding a lower id may commit later.
+    last, count = session.execute(changes).one()
+    return f"{last or 0}:{count}|{target or ''}|{settings.zone_ttl}|{settings.soa_contact}"
 
 
 def _cc_content(session: Session, settings: NetworkSettings) -> rpz.ZoneContent:
