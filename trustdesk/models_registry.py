@@ -9,4 +9,5 @@ def load_all() -> None:
     from trustdesk.billing import models as _billing  # noqa: F401
     from trustdesk.cases import models as _cases  # noqa: F401
     from trustdesk.intake import models as _intake  # noqa: F401
+    from trustdesk.network import models as _network  # noqa: F401
     from trustdesk.privacy import models as _privacy  # noqa: F401

@@ -20,6 +20,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _networks(value: Any) -> Any:
+    """Prefixes from the file's strings, refusing host bits (a typo that would widen them)."""
+    if isinstance(value, list):
+        return [ipaddress.ip_network(str(item), strict=True) for item in value]
+    return value
+
+
 class ProviderSettings(BaseModel):
     """Who we are: the provider whose customers the complaints are about."""
 
@@ -36,12 +43,7 @@ class ProviderSettings(BaseModel):
         "origin is the customer behind them (issue 2, Received walk)",
     )
 
-    @field_validator("networks", mode="before")
-    @classmethod
-    def _parse_networks(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [ipaddress.ip_network(str(item), strict=True) for item in value]
-        return value
+    _parse_networks = field_validator("networks", mode="before")(_networks)
 
     @field_validator("trusted_relays")
     @classmethod
@@ -136,6 +138,39 @@ class WebSettings(BaseModel):
     )
 
 
+class NetworkSettings(BaseModel):
+    """DNS blocking exports and the resolvers they feed (seed 002 §25-2, §28; network.export)."""
+
+    cc_walled_garden: str | None = Field(
+        None,
+        description="Name a blocked C&C domain is rewritten to (RPZ local data, e.g. "
+        "'blocked.example.net'); unset answers NXDOMAIN",
+    )
+    csam_block_page: str | None = Field(
+        None,
+        description="Name a CSAM-listed host is rewritten to, serving the block page (seed 002 "
+        "§28); unset answers NXDOMAIN",
+    )
+    zone_ttl: int = Field(300, ge=0, le=86400, description="TTL of the records in the RPZ files")
+    soa_contact: str = Field(
+        "hostmaster.invalid", description="RNAME of the RPZ zones' SOA record (a mailbox as a name)"
+    )
+    client_networks: list[IPNetwork] = Field(
+        default_factory=list,
+        description="Networks whose clients the resolvers serve and block for; unset means the "
+        "provider's networks. Opt-out addresses outside them are never exported, so the opt-out "
+        "file cannot open the resolver to strangers.",
+    )
+    reload_command: list[str] = Field(
+        default_factory=list,
+        description="Command run (without a shell) after an export changed a file, e.g. "
+        "['unbound-control', 'reload'] or ['rndc', 'reload']; empty runs nothing",
+    )
+    reload_timeout: float = Field(60.0, gt=0, description="Seconds the reload command may take")
+
+    _parse_networks = field_validator("client_networks", mode="before")(_networks)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
@@ -149,6 +184,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
+    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
     policy_file: str | None = Field(
         None,
         description="policy.toml with the deadlines and amounts cases run under; unset means "

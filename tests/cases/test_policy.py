@@ -40,6 +40,12 @@ def test_defaults_follow_the_seeds() -> None:
         "sender_silence_notice_days": 7,
         "abuse_reply_days": 7,
         "device_warning_quiet_days": 30,
+        "site_daily_transfer_limit_bytes": 300 * 2**20,  # seed 002 §25-2
+        "site_transfer_lookback_days": 1,
+        "heavy_user_median_multiple": 10,  # seed 002 §25-3
+        "heavy_user_window_days": 7,
+        "heavy_user_min_days": 3,
+        "heavy_user_min_bytes_per_day": 10 * 2**30,
     }
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", policy.version)
 

@@ -36,6 +36,8 @@ TEMPLATES: frozenset[str] = frozenset(
         "abuse.terminated",
         "abuse.resolved",
         "device.warning",
+        "traffic.restricted",
+        "traffic.lifted",
     }
 )
 
@@ -86,11 +88,11 @@ class Bill:
 class Enforce:
     """Act on the subscriber's service or content."""
 
-    action: Literal["suspend", "resume", "terminate", "takedown"]
+    action: Literal["suspend", "resume", "terminate", "takedown", "restrict", "lift"]
     reason: str
 
     def __post_init__(self) -> None:
-        if self.action not in ("suspend", "resume", "terminate", "takedown"):
+        if self.action not in ("suspend", "resume", "terminate", "takedown", "restrict", "lift"):
             raise ValueError(f"unknown enforcement action {self.action!r}")
 
 

@@ -57,6 +57,8 @@ TEMPLATE_NAMES: frozenset[str] = frozenset(
         "abuse.resolved",
         "device.warning",
         "intake.receipt",
+        "traffic.restricted",
+        "traffic.lifted",
     }
 )
 LANGUAGES: frozenset[str] = frozenset({"ja", "en"})

@@ -43,6 +43,14 @@ class Policy:
     sender_silence_notice_days: int = 7  # seed 002 §9-2: prior notice, period not fixed there
     abuse_reply_days: int = 7  # seed 002 §29: asks to the member, period not fixed there
     device_warning_quiet_days: int = 30  # seed 002 §22-1: warnings not repeated within this
+    # seed 002 §25-2: a homepage area sending 300 MB or more in a day may be restricted. Read as
+    # 300 MiB, the reading that favours the member where the terms leave the unit open.
+    site_daily_transfer_limit_bytes: int = 300 * 2**20
+    site_transfer_lookback_days: int = 1  # §25-2: days back a late log may still restrict
+    heavy_user_median_multiple: int = 10  # §25-3 "far above the average": times the median
+    heavy_user_window_days: int = 7  # §25-3 "continuously": days looked at...
+    heavy_user_min_days: int = 3  # ...of which at least this many far above
+    heavy_user_min_bytes_per_day: int = 10 * 2**30  # §25-3: never "far above" below this
 
     def __post_init__(self) -> None:
         values = self.values()

@@ -43,6 +43,8 @@ def workflow_of(kind: str) -> tuple[workflows.Workflow, bool]:
         return "spam", False
     if kind == "takedown":
         return "takedown", False
+    if kind == "traffic":  # seed 002 §25-2, reported by network.traffic_service
+        return "traffic", False
     return "abuse", kind == "vulnerable_device"
 
 

@@ -20,7 +20,7 @@ from trustdesk.cases.effects import Effect
 from trustdesk.cases.policy import Policy
 from trustdesk.timeutil import require_aware
 
-Workflow = Literal["spam", "takedown", "abuse"]
+Workflow = Literal["spam", "takedown", "abuse", "traffic"]
 
 OPERATOR_EVENTS: frozenset[str] = frozenset(
     {
@@ -114,9 +114,14 @@ def allowed_events(case: CaseView) -> tuple[str, ...]:
 def _definition(workflow: str) -> tuple[str, Table]:
     """The workflow's initial state and table, imported on first use because the workflow
     modules build their steps from the types defined above."""
-    from trustdesk.cases import workflow_abuse, workflow_spam, workflow_takedown
+    from trustdesk.cases import workflow_abuse, workflow_spam, workflow_takedown, workflow_traffic
 
-    modules = {"spam": workflow_spam, "takedown": workflow_takedown, "abuse": workflow_abuse}
+    modules = {
+        "spam": workflow_spam,
+        "takedown": workflow_takedown,
+        "abuse": workflow_abuse,
+        "traffic": workflow_traffic,
+    }
     if workflow not in modules:
         raise ValueError(f"unknown workflow {workflow!r}")
     module = modules[workflow]

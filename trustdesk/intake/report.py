@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Kind = Literal["spam", "takedown", "abuse", "vulnerable_device"]
+# "traffic": a hosted site over the daily limit, reported by network.traffic_service (§25-2)
+Kind = Literal["spam", "takedown", "abuse", "vulnerable_device", "traffic"]
 
 
 class UnparseableDocument(ValueError):

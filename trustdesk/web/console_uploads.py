@@ -3,9 +3,10 @@
 They are evidence like the raw mail (seed 002 §23) and carry the requester's identity (a seal
 certificate names them): listed only to roles with ``evidence.read``, by kind and size, never
 by the name the filer gave; a takedown's documents download only for roles that may also see
-who complained (``complainant.read``), and handed out only as a download whose reason is first written to
-the audit trail. A download is an attachment of the type its content was checked to be, under
-a sandboxing policy, so a file crafted to be a web page cannot run as one of ours.
+who complained (``complainant.read``); each is handed out only as a download whose reason is
+first written to the audit trail. A download is an attachment of the type its content was
+checked to be, under a sandboxing policy, so a file crafted to be a web page cannot run as one
+of ours.
 """
 
 from __future__ import annotations
