@@ -29,6 +29,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     APIKEYS_MANAGE = "apikeys.manage"
     NETWORK_MANAGE = "network.manage"
+    OPTOUT_MANAGE = "network.optout"  # a member's C&C blocking switch (seed 002 §25-2-3)
     CSAM_READ = "csam.read"  # the CSAM address list (seed 002 §28), its own role alone
 
 
@@ -44,6 +45,7 @@ _HANDLING = frozenset(
         Permission.OUTBOX_READ,
         Permission.ACTIONS_READ,
         Permission.DASHBOARD_READ,
+        Permission.OPTOUT_MANAGE,
     }
 )
 
@@ -54,6 +56,7 @@ GRANTS: dict[str, frozenset[Permission]] = {
     "network": frozenset(
         {
             Permission.NETWORK_MANAGE,
+            Permission.OPTOUT_MANAGE,
             Permission.SUBSCRIBERS_READ,
             Permission.ACTIONS_READ,
             Permission.ACTIONS_RETRY,

@@ -22,6 +22,7 @@ from trustdesk.web import (
     console_admin,
     console_audit,
     console_cases,
+    console_network,
     console_uploads,
     public_forms,
 )
@@ -67,6 +68,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_cases.router)
     app.include_router(console_audit.router)
     app.include_router(console_admin.router)
+    app.include_router(console_network.router)
     app.include_router(public_forms.router)
     app.include_router(console_uploads.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -23,6 +23,7 @@ from trustdesk.cases import service as cases
 from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
 from trustdesk.db import unit_of_work
 from trustdesk.intake.models import Complaint
+from trustdesk.network import service as network
 from trustdesk.privacy.service import record_access
 from trustdesk.web import i18n
 from trustdesk.web.auth import check_csrf, require
@@ -266,6 +267,8 @@ def subscriber_page(
             ),
             "balance": sum(entry.amount_yen for entry in ledger),
             "ledger": ledger if principal.can(Permission.LEDGER_READ) else None,
+            "optout": network.optout_status(session, subscriber_id),
+            "can_switch_optout": principal.can(Permission.OPTOUT_MANAGE),
         }
     return render(request, "console/subscriber.html", user, **context)
 
