@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import Clock, CliResult, json_lines
+from tests.conftest import CliResult, Clock, json_lines
 from tests.web.conftest import LoginAs, csrf_of
 from trustdesk.network import csam
 from trustdesk.privacy.models import AuditEntry
