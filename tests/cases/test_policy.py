@@ -40,6 +40,7 @@ def test_defaults_follow_the_seeds() -> None:
         "sender_silence_notice_days": 7,
         "abuse_reply_days": 7,
         "device_warning_quiet_days": 30,
+        "fraud_order_window_days": 7,
     }
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", policy.version)
 

@@ -43,6 +43,7 @@ class Policy:
     sender_silence_notice_days: int = 7  # seed 002 §9-2: prior notice, period not fixed there
     abuse_reply_days: int = 7  # seed 002 §29: asks to the member, period not fixed there
     device_warning_quiet_days: int = 30  # seed 002 §22-1: warnings not repeated within this
+    fraud_order_window_days: int = 7  # seed 004 §17-2-3: no past orders; merchants may override
 
     def __post_init__(self) -> None:
         values = self.values()

@@ -15,6 +15,7 @@ from trustdesk import db
 from trustdesk.settings import Settings
 from trustdesk.web.deps import WebRuntime
 from trustdesk.web.errors import install_error_handlers
+from trustdesk.web.fraud import router as fraud_router
 
 
 def _wall_clock() -> datetime:
@@ -35,4 +36,5 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.state.runtime = WebRuntime(settings, db.session_factory(engine), clock or _wall_clock)
     app.router.on_shutdown.append(engine.dispose)
     install_error_handlers(app)
+    app.include_router(fraud_router)
     return app

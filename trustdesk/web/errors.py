@@ -11,6 +11,15 @@ from fastapi.responses import JSONResponse
 
 from trustdesk.cases.service import CaseNotFound
 from trustdesk.cases.workflows import InvalidTransition
+from trustdesk.fraud.exceptions import (
+    Conflict,
+    MerchantNotFound,
+    OrderInvalid,
+    OrderNotFound,
+    OrderRefused,
+    RuleSetNotFound,
+)
+from trustdesk.fraud.rules import RuleSetInvalid
 
 
 class ApiError(Exception):
@@ -24,6 +33,13 @@ class ApiError(Exception):
 _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseNotFound, 404, "not_found"),
     (InvalidTransition, 409, "invalid_transition"),
+    (OrderInvalid, 422, "invalid_order"),
+    (OrderRefused, 422, "refused"),  # the exception's own code: order_fulfilled, card_number...
+    (OrderNotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (MerchantNotFound, 404, "merchant_not_found"),
+    (RuleSetNotFound, 404, "not_found"),
+    (RuleSetInvalid, 422, "invalid_rules"),
 )
 
 
@@ -42,6 +58,6 @@ def install_error_handlers(app: FastAPI) -> None:
         async def domain_error(
             request: Request, exc: Exception, status: int = status, code: str = code
         ) -> JSONResponse:
-            return error_response(status, code, str(exc))
+            return error_response(status, getattr(exc, "code", code), str(exc))
 
         app.add_exception_handler(kind, domain_error)
