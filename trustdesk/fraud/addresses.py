@@ -102,7 +102,20 @@ def kanji_number(numeral: str) -> int:
 
 
 def fold(value: str) -> str:
-    """The typed-form-free spelling of street, building and room (see the module docstring)."""
+    """The typed-form-free spelling of street, building and room (see the module docstring).
+
+    One pass can expose a marker another pass reads (``0‐番`` → ``0番``), so passes repeat
+    until nothing changes: the key of a key is the key itself."""
+    folded = _fold_once(value)
+    for _ in range(3):
+        again = _fold_once(folded)
+        if again == folded:
+            break
+        folded = again
+    return folded
+
+
+def _fold_once(value: str) -> str:
     folded = normalize.text(value).lower().replace("大字", "")
     folded = _DASHES.sub("-", folded)
     folded = _LONG_VOWEL_DASH.sub("-", folded)
