@@ -38,6 +38,8 @@ MAX_WEIGHT = 1000
 class RuleSetInvalid(ValueError):
     """A rule set that cannot be stored: each problem is one line of the message."""
 
+    code = "invalid_rules"
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
