@@ -53,12 +53,17 @@ def test_phones_become_e164(value: str) -> None:
     assert normalize.phone(value) == "+819012345678"
 
 
+def kind(value: str) -> tuple[str, str]:
+    details = normalize.phone_details(value)
+    assert details is not None
+    return details.kind, details.region
+
+
 def test_phone_kinds() -> None:
-    assert normalize.phone_kind(normalize.phone("090-1234-5678")) == ("mobile", "JP")
-    assert normalize.phone_kind(normalize.phone("050-1234-5678")) == ("ip", "JP")
-    assert normalize.phone_kind(normalize.phone("03-1234-5678")) == ("fixed", "JP")
-    assert normalize.phone_kind(normalize.phone("+1 415 555 2671"))[1] == "US"
-    assert normalize.phone_kind(None) == ("none", "")
+    assert kind("090-1234-5678") == ("mobile", "JP")
+    assert kind("050-1234-5678") == ("ip", "JP")
+    assert kind("03-1234-5678") == ("fixed", "JP")
+    assert kind("+1 415 555 2671")[1] == "US"
 
 
 def test_a_different_number_is_a_different_phone() -> None:
@@ -124,3 +129,13 @@ def test_email_normalisation_is_idempotent(address: str) -> None:
     once = normalize.email(address)
     if once is not None:
         assert normalize.email(once) == once
+
+
+@given(st.from_regex(r"0[1-9][0-9]{8,9}", fullmatch=True))
+def test_the_japanese_fast_path_agrees_with_phonenumbers(national: str) -> None:
+    fast = normalize.phone_details(national)
+    slow = normalize.phone_details("+81 " + national[1:])  # through phonenumbers
+    assert fast is not None and slow is not None
+    assert fast.e164 == slow.e164
+    if slow.kind != "other":
+        assert fast.kind == slow.kind

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from trustdesk.fraud import normalize
 from trustdesk.fraud.postal import Locality, lookup
@@ -26,12 +27,12 @@ PREFECTURES = (
     "大阪府 兵庫県 奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 "
     "福岡県 佐賀県 長崎県 熊本県 大分県 宮崎県 鹿児島県 沖縄県"
 ).split()
-# "東京" and "大阪" alone are common; the longest form is tried first so 京都府 is not 東京都.
-_PREFECTURE_FORMS = sorted(
-    [(name, name) for name in PREFECTURES]
-    + [(name[:-1], name) for name in PREFECTURES if name != "北海道"],
-    key=lambda form: -len(form[0]),
-)
+# "東京" and "大阪" alone are common; longer forms are tried first (京都府 before 京都).
+_PREFECTURE_NAMES = {name: name for name in PREFECTURES} | {
+    name[:-1]: name for name in PREFECTURES if name != "北海道"
+}
+_PREFECTURE_FORM = re.compile("|".join(sorted(_PREFECTURE_NAMES, key=len, reverse=True)))
+_PREFECTURE_FULL = re.compile("|".join(PREFECTURES))
 
 _NUMERAL = "〇一二三四五六七八九十百千"
 _KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
@@ -101,6 +102,7 @@ def kanji_number(numeral: str) -> int:
     return total + digit
 
 
+@lru_cache(maxsize=65536)
 def fold(value: str) -> str:
     """The typed-form-free spelling of street, building and room (see the module docstring).
 
@@ -134,11 +136,8 @@ def _fold_once(value: str) -> str:
 
 def prefecture_of(value: str) -> str:
     """The prefecture's full name (東京 → 東京都), or "" when ``value`` does not start with one."""
-    folded = normalize.text(value).replace(" ", "")
-    for form, name in _PREFECTURE_FORMS:
-        if folded.startswith(form):
-            return name
-    return ""
+    match = _PREFECTURE_FORM.match(normalize.text(value).replace(" ", ""))
+    return _PREFECTURE_NAMES[match.group()] if match else ""
 
 
 def postal_digits(value: str) -> str:
@@ -150,18 +149,17 @@ def postal_digits(value: str) -> str:
 def _without_prefecture(folded: str) -> str:
     """``folded`` without a prefecture's full name in front. Short forms are not taken off:
     富山市, 京都市 and 大阪狭山市 begin with one."""
-    for name in PREFECTURES:
-        if folded.startswith(name):
-            return folded[len(name) :]
-    return folded
+    match = _PREFECTURE_FULL.match(folded)
+    return folded[match.end() :] if match else folded
 
 
-def _city_forms(city: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def _city_forms(city: str) -> tuple[str, ...]:
     """A folded city name (without a prefecture written before it) and, for 町 and 村 in a
     district, the name without the district."""
     folded = _without_prefecture(fold(city))
     short = _DISTRICT.sub("", folded)
-    return [folded, short] if short != folded else [folded]
+    return (folded, short) if short != folded else (folded,)
 
 
 def _strip_region(rest: str, prefecture: str, cities: list[str]) -> tuple[str, str]:
@@ -188,7 +186,7 @@ def normalise(address: Address, find: Callable[[str], Locality | None] = lookup)
     rest = fold(f"{address.city}{address.street} {address.building}")
     cities = sorted(locality.cities) if locality is not None else []
     known_cities = [form for city in cities for form in _city_forms(city)]
-    given = _city_forms(address.city) if address.city.strip() else []
+    given = _city_forms(address.city) if address.city.strip() else ()
     rest, city = _strip_region(rest, prefecture, sorted({*known_cities, *given}, key=len)[::-1])
     if not city and len(cities) == 1:
         city = _DISTRICT.sub("", fold(cities[0]))

@@ -56,7 +56,7 @@ class Normalised:
     """The normalised values of one order: what matches and counts compare."""
 
     email: str | None
-    phone: str | None
+    phone: normalize.Phone | None
     billing: NormalAddress
     shipping: NormalAddress
     device: str | None
@@ -67,7 +67,7 @@ class Normalised:
         """Known-fraud fields and their values (an address by its key)."""
         return {
             "email": self.email,
-            "phone": self.phone,
+            "phone": self.phone.e164 if self.phone else None,
             "billing_address": self.billing.key,
             "shipping_address": self.shipping.key,
             "device": self.device,
@@ -103,7 +103,7 @@ def normalise_order(order: Order) -> Normalised:
     card = order.payment.card_token or order.payment.card_hash
     return Normalised(
         email=normalize.email(order.buyer.email),
-        phone=normalize.phone(order.buyer.phone) if order.buyer.phone else None,
+        phone=normalize.phone_details(order.buyer.phone) if order.buyer.phone else None,
         billing=_address(order.billing_address),
         shipping=_address(order.shipping_address),
         device=normalize.token(order.device_id),
@@ -122,7 +122,7 @@ def _order_group(order: Order, values: Normalised) -> dict[str, Any]:
     local = to_jst(order.ordered_at)
     email = values.email
     domain = normalize.email_domain(email)
-    phone_kind, phone_region = normalize.phone_kind(values.phone)
+    phone = values.phone
     kana = normalize.kana_name(order.buyer.kana) if order.buyer.kana else None
     recipient = order.shipping_address.name
     return {
@@ -140,9 +140,9 @@ def _order_group(order: Order, values: Normalised) -> dict[str, Any]:
         "email_free": domain in FREE_MAIL,
         "email_tagged": "+" in order.buyer.email,
         "email_digits": sum(c.isdigit() for c in (email or "").split("@")[0]),
-        "has_phone": values.phone is not None,
-        "phone_kind": phone_kind,
-        "phone_region": phone_region,
+        "has_phone": phone is not None,
+        "phone_kind": phone.kind if phone else "none",
+        "phone_region": phone.region if phone else "",
         "buyer_age": _age(order.buyer.birth_date, local.date()),
         "kana_valid": kana is not None and _KATAKANA.fullmatch(kana) is not None,
         "billing_prefecture": values.billing.prefecture,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 import jaconv
 import phonenumbers
@@ -94,18 +96,6 @@ def email_domain(normalised: str | None) -> str:
     return normalised.rsplit("@", 1)[1] if normalised else ""
 
 
-def phone(value: str, region: str = "JP") -> str | None:
-    """E.164 (``+819012345678``) for a number that can exist; national numbers are read as
-    Japanese. Hyphens, brackets, full-width digits and ``+81`` prefixes all give the same form."""
-    try:
-        number = phonenumbers.parse(text(value), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 _PHONE_TYPES = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
     phonenumbers.PhoneNumberType.FIXED_LINE: "fixed",
@@ -116,16 +106,68 @@ _PHONE_TYPES = {
 }
 
 
-def phone_kind(e164: str | None) -> tuple[str, str]:
-    """``(kind, region)`` of a normalised number: mobile, fixed, ip (050), toll_free, premium,
-    other or none; region is the ISO country code (``JP``) or empty."""
-    if e164 is None:
-        return "none", ""
-    number = phonenumbers.parse(e164)
-    if not phonenumbers.is_valid_number(number):
-        return "other", phonenumbers.region_code_for_number(number) or ""
-    kind = _PHONE_TYPES.get(phonenumbers.number_type(number), "other")
-    return kind, phonenumbers.region_code_for_number(number) or ""
+@dataclass(frozen=True)
+class Phone:
+    """A number in E.164 (``+819012345678``), its kind — mobile, fixed, ip (050), toll_free,
+    premium or other — and its country (``JP``)."""
+
+    e164: str
+    kind: str
+    region: str
+
+
+_PHONE_PUNCTUATION = re.compile(r"[\s()\-‐‑‒–—―−ー.]")
+_JAPANESE_NATIONAL = re.compile(r"0[1-9][0-9]{8,9}")
+
+
+@lru_cache(maxsize=65536)
+def phone_details(value: str, region: str = "JP") -> Phone | None:
+    """The number ``value`` can be, read as Japanese when national: hyphens, brackets,
+    full-width digits and ``+81`` prefixes all give the same E.164 form. None if it cannot
+    exist.
+
+    A plain Japanese national number (0 and 9 or 10 digits, the usual way buyers write it)
+    is read directly; anything else goes through phonenumbers, which takes ten times as long.
+    """
+    digits = _PHONE_PUNCTUATION.sub("", text(value))
+    if region == "JP" and _JAPANESE_NATIONAL.fullmatch(digits):
+        return Phone("+81" + digits[1:], _japanese_kind(digits[1:]), "JP")
+    try:
+        number = phonenumbers.parse(text(value), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    country = phonenumbers.region_code_for_number(number) or ""
+    if country == "JP":
+        kind = _japanese_kind(str(number.national_number))
+    elif phonenumbers.is_valid_number(number):
+        kind = _PHONE_TYPES.get(phonenumbers.number_type(number), "other")
+    else:
+        kind = "other"
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return Phone(e164, kind, country)
+
+
+def _japanese_kind(national: str) -> str:
+    """The kind of a Japanese number from its prefix (the numbering plan of the Ministry of
+    Internal Affairs and Communications), as phonenumbers' own metadata says but ten times
+    faster: 070/080/090 mobile, 050 IP phone, 0120/0800 toll free, 0990 premium."""
+    if len(national) == 10 and national[:2] in ("70", "80", "90"):
+        return "mobile"
+    if len(national) == 10 and national.startswith("50"):
+        return "ip"
+    if national.startswith(("120", "800")):
+        return "toll_free"
+    if national.startswith("990"):
+        return "premium"
+    return "fixed" if len(national) == 9 else "other"
+
+
+def phone(value: str) -> str | None:
+    """E.164 of a buyer's number (see :func:`phone_details`)."""
+    details = phone_details(value)
+    return details.e164 if details else None
 
 
 def ip_key(value: str) -> str | None:
