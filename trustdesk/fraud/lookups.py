@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, bindparam, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, and_, bindparam, case, func, select
 
 from trustdesk.fraud.features import VELOCITY_KINDS, Lookups
 from trustdesk.fraud.models import KnownFraud, OrderKey
@@ -62,7 +61,7 @@ _VELOCITY = (
 
 
 def lookup(
-    session: Session,
+    connection: Connection,
     merchant_id: int,
     at: datetime,
     known_hashes: Mapping[str, bytes],
@@ -72,7 +71,7 @@ def lookup(
     known: dict[str, list[str]] = {}
     if known_hashes:
         sources: dict[bytes, set[str]] = {}
-        for row in session.execute(_KNOWN, {"hashes": list(set(known_hashes.values()))}):
+        for row in connection.execute(_KNOWN, {"hashes": list(set(known_hashes.values()))}):
             sources.setdefault(row.key_hash, set()).add(row.source)
         known = {
             name: sorted(sources[digest])
@@ -85,7 +84,7 @@ def lookup(
         parameters = {f"since_{w}": at - length for w, length in WINDOW_LENGTHS.items()}
         counts = {
             row.key_hash: row
-            for row in session.execute(
+            for row in connection.execute(
                 _VELOCITY,
                 parameters
                 | {

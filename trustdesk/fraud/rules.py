@@ -307,6 +307,10 @@ class CompiledRuleSet:
 _CACHE: dict[str, CompiledRuleSet] = {}
 
 
+def cached(fingerprint: str) -> CompiledRuleSet | None:
+    return _CACHE.get(fingerprint)
+
+
 def compiled(fingerprint: str, rules: Any, thresholds: Any) -> CompiledRuleSet:
     """The compiled form of a stored rule set, cached by its fingerprint: a version never
     changes, so its programs are compiled once per process."""

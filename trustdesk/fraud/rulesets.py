@@ -19,7 +19,13 @@ from trustdesk.fraud import features
 from trustdesk.fraud.exceptions import RuleSetNotFound
 from trustdesk.fraud.models import Merchant, RuleSetVersion, ScoredOrder
 from trustdesk.fraud.order import Order
-from trustdesk.fraud.rules import CompiledRuleSet, compiled, rule_set_from_json, validate
+from trustdesk.fraud.rules import (
+    CompiledRuleSet,
+    cached,
+    compiled,
+    rule_set_from_json,
+    validate,
+)
 from trustdesk.timeutil import iso_jst
 
 SAMPLE_ORDER = {
@@ -122,8 +128,13 @@ def activate(session: Session, merchant: Merchant, version: int, now: datetime) 
     return row
 
 
-def compiled_version(row: RuleSetVersion) -> CompiledRuleSet:
-    return compiled(row.fingerprint, row.rules, row.thresholds)
+def compiled_version(session: Session, rule_set_id: int, fingerprint: str) -> CompiledRuleSet:
+    """The compiled rules of a stored version; its rules are read only on a cache miss."""
+    found = cached(fingerprint)
+    if found is None:
+        row = session.get_one(RuleSetVersion, rule_set_id)
+        found = compiled(row.fingerprint, row.rules, row.thresholds)
+    return found
 
 
 def backtest(
@@ -136,7 +147,8 @@ def backtest(
 ) -> dict[str, Any]:
     """How the bands of the merchant's last ``limit`` scored orders would change under
     ``version``: counts before and after, transitions, and up to ``examples`` changed orders."""
-    candidate = compiled_version(get_version(session, merchant.id, version))
+    stored = get_version(session, merchant.id, version)
+    candidate = compiled(stored.fingerprint, stored.rules, stored.thresholds)
     query = (
         select(
             ScoredOrder.order_id,
@@ -155,21 +167,21 @@ def backtest(
     after: Counter[str] = Counter()
     transitions: Counter[tuple[str, str]] = Counter()
     changed: list[dict[str, Any]] = []
-    for row in session.execute(query):
-        verdict = candidate.evaluate(row.features)
-        before[row.band] += 1
+    for past in session.execute(query):
+        verdict = candidate.evaluate(past.features)
+        before[past.band] += 1
         after[verdict.band] += 1
-        if verdict.band != row.band:
-            transitions[(row.band, verdict.band)] += 1
+        if verdict.band != past.band:
+            transitions[(past.band, verdict.band)] += 1
             if len(changed) < examples:
                 changed.append(
                     {
-                        "order_id": row.order_id,
-                        "band_before": row.band,
+                        "order_id": past.order_id,
+                        "band_before": past.band,
                         "band_after": verdict.band,
-                        "score_before": row.score,
+                        "score_before": past.score,
                         "score_after": verdict.score,
-                        "scored_with": row.rules_version,
+                        "scored_with": past.rules_version,
                     }
                 )
     return {
