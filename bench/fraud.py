@@ -195,6 +195,13 @@ end
 function delay()
   return pace
 end
+local reported = 0
+function response(status, headers, body)
+  if status ~= 200 and reported < 3 then
+    reported = reported + 1
+    io.stderr:write(status .. " " .. body .. "\n")
+  end
+end
 """
 
 
@@ -231,7 +238,7 @@ def run_wrk(script: Path, connections: int, seconds: int) -> str:
             str(script),
             f"http://127.0.0.1:{PORT}",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         check=True,
         timeout=seconds + 60,

@@ -26,6 +26,8 @@ WEEK = timedelta(days=7)
         "card 5500005555555559 please",
         "378282246310005",  # American Express, 15 digits
         "6011000990139424",
+        "2221000000000009",  # Mastercard's 2-series
+        "3530111333300000",  # JCB
     ],
 )
 def test_full_card_numbers_are_found(value: str) -> None:
@@ -43,6 +45,9 @@ def test_full_card_numbers_are_found(value: str) -> None:
         "198.51.100.61",
         "41111111111111111111",  # 20 digits: no card has that many
         "EC-2026-000123",
+        "1796163759121",  # a millisecond timestamp that passes Luhn: no network starts with 1
+        "W-179616375902-127",
+        "2000000000000006",  # Luhn-valid, but 2000 is outside Mastercard's 2221-2720
     ],
 )
 def test_other_digit_runs_are_not_cards(value: str) -> None:

@@ -3,8 +3,8 @@
 Merchants send a card BIN, the last four digits and a token; a full number (PAN) in any field
 — a note, an item name, the token itself — would put the service in PCI DSS scope, so the whole
 order is refused before anything of it is kept (issue 5). A PAN is a run of 13 to 19 digits,
-possibly grouped by single spaces or hyphens (``4111 1111 1111 1111``), that passes the Luhn
-check. Full-width digits count too.
+possibly grouped by single spaces or hyphens (``4111 1111 1111 1111``), that starts like a
+card network's numbers and passes the Luhn check. Full-width digits count too.
 """
 
 from __future__ import annotations
@@ -17,6 +17,19 @@ from typing import Any
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _CANDIDATE = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _FULL_WIDTH = re.compile("[０-９－]")  # full-width digits and hyphen: U+FF10-19, U+FF0D
+
+
+def plausible_pan(digits: str) -> bool:
+    """A number a card network issues: Visa (4), Mastercard (51-55, 2221-2720), American
+    Express (34, 37), JCB (35), Diners (30, 36, 38, 39), Discover and UnionPay (6), with a
+    valid Luhn check digit. Other first digits (1, 7, 8, 9, 0) are not card networks', so a
+    13-digit millisecond timestamp in an order id is not taken for a card."""
+    first = digits[0]
+    if first == "2":
+        network = 2221 <= int(digits[:4]) <= 2720
+    else:
+        network = first in "3456"
+    return network and luhn_valid(digits)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -40,7 +53,7 @@ def contains_card_number(value: str) -> bool:
     folded = _FULL_WIDTH.sub(_ascii, value)
     for candidate in _CANDIDATE.finditer(folded):
         for match in _DIGIT_RUN.finditer(candidate.group()):
-            if luhn_valid(match.group().replace(" ", "").replace("-", "")):
+            if plausible_pan(match.group().replace(" ", "").replace("-", "")):
                 return True
     return False
 
