@@ -743,13 +743,19 @@ def _read_json(path: str) -> Any:
 def fraud_merchants_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The merchant's name")],
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--window-days", min=1, help="Oldest order it may score, in days (default: policy)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Add a merchant with the default rule set; prints its API key once (kept only hashed)."""
     runtime = _runtime(ctx)
     try:
         with db.unit_of_work(runtime.factory) as session:
-            made = fraud_merchants.add_merchant(session, name, runtime.now())
+            made = fraud_merchants.add_merchant(session, name, runtime.now(), window_days)
     except FRAUD_ERRORS as exc:
         raise _fraud_failed(exc, as_json) from exc
     if as_json:

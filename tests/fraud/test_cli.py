@@ -68,6 +68,18 @@ def test_score_refusals_exit_1_with_the_reason(cli: Cli, tmp_path: Path) -> None
     assert json.loads(unknown.stdout)["error"] == "merchant_not_found"
 
 
+def test_a_merchant_may_have_its_own_window(cli: Cli, tmp_path: Path) -> None:
+    result = cli("fraud", "merchants", "add", "Slow shop", "--window-days", "60", "--json")
+    merchant = str(json.loads(result.stdout)["merchant_id"])
+    order = json.loads(ORDER_FILE.read_text(encoding="utf-8"))
+    order["ordered_at"] = "2026-09-01T10:00:00+09:00"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(order), encoding="utf-8")
+    assert cli(NOW, "fraud", "score", str(path), "--merchant", merchant).exit_code == 0
+    listed = json.loads(cli("fraud", "merchants", "list", "--json").stdout)
+    assert listed["order_window_days"] == 60
+
+
 def test_revoked_keys_stop_working(cli: Cli, client: TestClient) -> None:
     shop = add_merchant(cli, "Shop A")
     headers = {"Authorization": f"Bearer {shop['api_key']}"}

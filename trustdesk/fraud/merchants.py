@@ -36,13 +36,19 @@ class NewMerchant:
         }
 
 
-def add_merchant(session: Session, name: str, now: datetime) -> NewMerchant:
+def add_merchant(
+    session: Session, name: str, now: datetime, order_window_days: int | None = None
+) -> NewMerchant:
+    """A merchant with the default rules (version 1) and one key. ``order_window_days``
+    overrides the policy's window for old orders (seed 004 §17-2-3)."""
     clean = name.strip()
     if not clean:
         raise Conflict("a merchant needs a name")
     if session.scalar(select(Merchant.id).where(Merchant.name == clean)) is not None:
         raise Conflict(f"a merchant named {clean!r} exists already")
-    merchant = Merchant(name=clean, created_at=now, active_version=1)
+    merchant = Merchant(
+        name=clean, created_at=now, active_version=1, order_window_days=order_window_days
+    )
     session.add(merchant)
     session.flush()
     document = DEFAULT_RULE_SET.as_json()
