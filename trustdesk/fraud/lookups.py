@@ -7,8 +7,9 @@ values. Counts are of *earlier* orders: the order being scored is stored after t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, bindparam, case, func, select
 
@@ -16,10 +17,25 @@ from trustdesk.fraud.features import VELOCITY_KINDS, Lookups
 from trustdesk.fraud.models import KnownFraud, OrderKey
 
 WINDOW_LENGTHS = {"h1": timedelta(hours=1), "d1": timedelta(days=1), "d30": timedelta(days=30)}
+# An order has at most 7 values to look up. A fixed number of IN parameters, padded with a hash
+# no value has, keeps one compiled statement (an expanding IN is re-rendered on every call).
+SLOTS = 7
+_PADDING = b"\x00" * 16
+
+
+def _slots() -> list[Any]:
+    return [bindparam(f"h{n}") for n in range(SLOTS)]
+
+
+def _hash_parameters(hashes: Iterable[bytes]) -> dict[str, bytes]:
+    values = list(dict.fromkeys(hashes))
+    assert len(values) <= SLOTS
+    return {f"h{n}": value for n, value in enumerate(values + [_PADDING] * (SLOTS - len(values)))}
+
 
 _KNOWN = (
     select(KnownFraud.key_hash, KnownFraud.source)
-    .where(KnownFraud.key_hash.in_(bindparam("hashes", expanding=True)))
+    .where(KnownFraud.key_hash.in_(_slots()))
     .distinct()
 )
 
@@ -52,7 +68,7 @@ _VELOCITY = (
         ).label("legitimate"),
     )
     .where(
-        OrderKey.key_hash.in_(bindparam("hashes", expanding=True)),
+        OrderKey.key_hash.in_(_slots()),
         OrderKey.ordered_at > bindparam("since_d30"),
         OrderKey.ordered_at <= bindparam("until"),
     )
@@ -71,7 +87,7 @@ def lookup(
     known: dict[str, list[str]] = {}
     if known_hashes:
         sources: dict[bytes, set[str]] = {}
-        for row in connection.execute(_KNOWN, {"hashes": list(set(known_hashes.values()))}):
+        for row in connection.execute(_KNOWN, _hash_parameters(known_hashes.values())):
             sources.setdefault(row.key_hash, set()).add(row.source)
         known = {
             name: sorted(sources[digest])
@@ -88,7 +104,7 @@ def lookup(
                 _VELOCITY,
                 parameters
                 | {
-                    "hashes": list(velocity_hashes.values()),
+                    **_hash_parameters(velocity_hashes.values()),
                     "merchant_id": merchant_id,
                     "until": at,
                 },

@@ -66,6 +66,10 @@ _MERCHANT_RULES_AND_ORDER = (
 )
 
 
+_INSERT_ORDER = insert(ScoredOrder).returning(ScoredOrder.id)
+_INSERT_KEYS = insert(OrderKey)
+
+
 def score(
     session: Session, scoring: Scoring, merchant_id: int, document: Any, now: datetime
 ) -> dict[str, Any]:
@@ -121,7 +125,7 @@ def score(
         "scored_at": now,
     }
     order_pk = connection.execute(
-        insert(ScoredOrder).returning(ScoredOrder.id),
+        _INSERT_ORDER,
         [
             result
             | {
@@ -136,7 +140,7 @@ def score(
     ).scalar_one()
     if velocity_hashes:
         connection.execute(
-            insert(OrderKey),
+            _INSERT_KEYS,
             [
                 {
                     "order_pk": order_pk,
