@@ -18,6 +18,7 @@ from trustdesk.fraud.rules import (
     RuleSet,
     RuleSetInvalid,
     Thresholds,
+    flatten,
     rule_set_from_json,
     validate,
 )
@@ -200,3 +201,44 @@ def test_every_problem_is_listed_at_once() -> None:
 
 def test_an_empty_rule_set_is_refused() -> None:
     assert "at least one rule" in problems([])
+
+
+@pytest.mark.parametrize(
+    ("expression", "source", "flat", "whole"),
+    [
+        ("order.amount_yen > 3", "order__amount_yen > 3", {"order__amount_yen"}, set()),
+        (
+            "velocity.email.all_h1 >= 3 && known.email",
+            "velocity__email__all_h1 >= 3 && known__email",
+            {"velocity__email__all_h1", "known__email"},
+            set(),
+        ),
+        (
+            "order.email_domain.endsWith('order.x')",
+            "order__email_domain.endsWith('order.x')",
+            {"order__email_domain"},
+            set(),
+        ),
+        ("has(order.card_bin)", "has(order.card_bin)", set(), {"order"}),
+        ("order['amount_yen'] > 1", "order['amount_yen'] > 1", set(), {"order"}),
+        ("size(velocity.email) > 0", "size(velocity.email) > 0", set(), {"velocity"}),
+    ],
+)
+def test_rules_run_on_flat_variables(
+    expression: str, source: str, flat: set[str], whole: set[str]
+) -> None:
+    assert flatten(expression) == (source, frozenset(flat), frozenset(whole))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "order['amount_yen'] == 19800",
+        "has(order.card_bin) && order.card_bin == '411111'",
+        "'known.email' != '' && !known.email",
+        "size(velocity.email) == 6 && velocity.email.all_d30 == 0",
+    ],
+)
+def test_flat_and_grouped_forms_agree(expression: str) -> None:
+    verdict = run([Rule("r", expression, 1)])
+    assert verdict.score == 1, verdict.reasons
