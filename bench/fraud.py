@@ -144,9 +144,10 @@ def pure_scoring(count: int, now: datetime) -> None:
         values = features.normalise_order(order)
         rule_set.evaluate(features.build(order, values, features.Lookups()))
         timings.append(time.perf_counter() - begin)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(
-        f"pure scoring (no database): {count / elapsed:,.0f} scores/s, {latency_summary(timings)}",
+        f"pure scoring (no database): {count / elapsed:,.0f} scores/s wall, "
+        f"{count / cpu:,.0f} per CPU-second, {latency_summary(timings)}",
         flush=True,
     )
 
