@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -761,7 +762,7 @@ def fraud_merchants_add(
     if as_json:
         _emit(made.as_json())
         return
-    out.print(f"merchant {made.merchant_id}: {made.name}", highlight=False)
+    out.print(f"merchant {made.merchant_id}: {made.name}", highlight=False, markup=False)
     out.print(f"API key (shown once): {made.api_key}", highlight=False, markup=False)
 
 
@@ -838,6 +839,7 @@ def fraud_score(
         f"{result['order_id']}: {result['band']} (score {result['score']}, rules "
         f"v{result['rules_version']})",
         highlight=False,
+        markup=False,
     )
     for reason in result["reasons"]:
         out.print(f"  {json.dumps(reason, ensure_ascii=False)}", highlight=False, markup=False)
@@ -861,11 +863,12 @@ def fraud_known_import(
         _emit(report.as_json())
     else:
         for error in report.errors:
-            err.print(f"[yellow]rejected[/yellow] {error}", highlight=False)
+            err.print(f"[yellow]rejected[/yellow] {escape(error)}", highlight=False)
         out.print(
             f"{file}: {report.added} added, {report.duplicates} duplicates, "
             f"{len(report.errors)} rejected",
             highlight=False,
+            markup=False,
         )
     if report.errors:
         raise typer.Exit(1)
