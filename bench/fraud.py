@@ -260,6 +260,26 @@ def summarise_wrk(label: str, output: str) -> None:
     )
 
 
+def worker_cpu_seconds(server_pid: int) -> float:
+    """User + system CPU of the uvicorn worker processes (children of the server), from /proc."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(server_pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    total = 0
+    for pid in children:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def requests_done(output: str) -> int:
+    found = re.search(r"(\d+) requests in", output)
+    return int(found.group(1)) if found else 0
+
+
 def http(url: str, api_key: str, seconds: int) -> None:
     env = os.environ | {"TRUSTDESK_DATABASE_URL": url, "PYTHONPATH": str(ROOT / "bench")}
     server = subprocess.Popen(
@@ -288,10 +308,19 @@ def http(url: str, api_key: str, seconds: int) -> None:
             paced = Path(folder) / "paced.lua"
             paced.write_text(lua_script(api_key, 38), encoding="utf-8")
             run_wrk(paced, 20, 5)  # warm-up: rule sets compiled, caches filled
-            summarise_wrk("paced (20 connections, 38 ms apart)", run_wrk(paced, 20, seconds))
             flat_out = Path(folder) / "flat.lua"
             flat_out.write_text(lua_script(api_key, 0), encoding="utf-8")
-            summarise_wrk("unpaced (16 connections)", run_wrk(flat_out, 16, seconds))
+            for label, script, connections in (
+                ("paced (20 connections, 38 ms apart)", paced, 20),
+                ("unpaced (16 connections)", flat_out, 16),
+            ):
+                cpu = worker_cpu_seconds(server.pid)
+                output = run_wrk(script, connections, seconds)
+                used = worker_cpu_seconds(server.pid) - cpu
+                summarise_wrk(label, output)
+                done = requests_done(output)
+                if done:
+                    print(f"  worker CPU per request: {used / done * 1000:.2f} ms", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
