@@ -37,7 +37,7 @@ from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.models import KnownFraud, OrderKey
 from trustdesk.fraud.order import parse_order, screen
 from trustdesk.fraud.rules import compiled
-from trustdesk.settings import DEVELOPMENT_FRAUD_KEY
+from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = json.loads((ROOT.parent / "shared/fixtures/fraud/order.json").read_text("utf-8"))
@@ -115,14 +115,21 @@ def known_rows(hasher: Hasher, count: int, now: datetime) -> Any:
         }
 
 
-def set_up(url: str, known: int, now: datetime) -> tuple[Any, str, int]:
-    engine = fresh_engine(url)
+def set_up(url: str, known: int, now: datetime, reuse: bool) -> tuple[Any, str, int]:
+    """A merchant with 50 rules; unless ``reuse``, first a fresh schema with ``known``
+    known-fraud entries (``reuse`` keeps those of an earlier run)."""
+    if reuse:
+        engine = db.make_engine(Settings(database_url=url).database_url)
+    else:
+        engine = fresh_engine(url)
     factory = db.session_factory(engine)
     with db.unit_of_work(factory) as session:
-        shop = merchants.add_merchant(session, "Bench shop", now)
+        shop = merchants.add_merchant(session, f"Bench shop {now.isoformat()}", now)
         merchant = merchants.get_merchant(session, shop.merchant_id)
         version = rulesets.create_version(session, merchant, fifty_rules(), now)
         rulesets.activate(session, merchant, version.version, now)
+    if reuse:
+        return engine, shop.api_key, shop.merchant_id
     started = time.perf_counter()
     hasher = Hasher(DEVELOPMENT_FRAUD_KEY)
     bulk_insert(engine, KnownFraud.__table__, known_rows(hasher, known, now))  # type: ignore[arg-type]
@@ -332,11 +339,14 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--http", action="store_true", help="also measure over HTTP")
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the known-fraud entries of an earlier run"
+    )
     options = parser.parse_args()
     print(machine(), flush=True)
     now = datetime.now(UTC)
     pure_scoring(options.orders, now)
-    engine, api_key, merchant_id = set_up(options.db, options.known, now)
+    engine, api_key, merchant_id = set_up(options.db, options.known, now, options.reuse)
     full_scoring(engine, merchant_id, options.orders, now)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:

@@ -25,7 +25,7 @@ from trustdesk.web.errors import ApiError
 router = APIRouter(prefix="/api/v1/fraud", tags=["fraud"])
 
 
-def _bearer(authorization: Annotated[str | None, Header()] = None) -> str:
+async def _bearer(authorization: Annotated[str | None, Header()] = None) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send the merchant's API key as 'Bearer KEY'")
