@@ -4,10 +4,11 @@
     python bench/fraud.py --db postgresql+psycopg://postgres@127.0.0.1/td_fraud --http
 
 In-process: (1) the pure path — parse, screen, normalise, features, 50 CEL rules — and (2) the
-full ``service.score`` with its lookups and inserts, one committed transaction per order, as
-``trustdesk fraud score`` makes it. Over HTTP (``--http``): ``uvicorn --workers 2`` serving
-``create_app`` on the same database, driven by ``wrk`` (Debian package) with a Lua script that
-sends a new order on every request, first paced at about 500 requests/s, then unpaced.
+full ``service.score`` with its lookup and inserts, one committed transaction per order, as
+``trustdesk fraud score`` makes it (four statements and a commit). Over HTTP (``--http``):
+``uvicorn --workers 2`` serving ``create_app`` on the same database, driven by ``wrk`` (Debian
+package) with a Lua script that sends a new order on every request, first paced at about 500
+requests/s, then unpaced. ``--reuse`` keeps the known-fraud entries of an earlier run.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def score(
     """Score one order (seed 004 §17-1): screen it, look its values up, run the merchant's
     active rules, store the result. The same order sent again gets the stored answer.
 
-    This is the hot path (bench/fraud.py): five Core statements — the merchant with its rules
-    and any earlier result for the order id, known fraud, velocity, and two inserts."""
+    This is the hot path (bench/fraud.py): four Core statements — the merchant with its rules
+    and any earlier result for the order id, known fraud with velocity, and two inserts."""
     order = parse_order(document)
     connection = session.connection()  # Core all the way: no ORM bookkeeping per statement
     merchant = connection.execute(
