@@ -8,6 +8,7 @@ def load_all() -> None:
     from trustdesk.attribution import models as _attribution  # noqa: F401
     from trustdesk.billing import models as _billing  # noqa: F401
     from trustdesk.cases import models as _cases  # noqa: F401
+    from trustdesk.fraud import models as _fraud  # noqa: F401
     from trustdesk.intake import models as _intake  # noqa: F401
     from trustdesk.network import models as _network  # noqa: F401
     from trustdesk.privacy import models as _privacy  # noqa: F401

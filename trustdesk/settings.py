@@ -171,11 +171,30 @@ class NetworkSettings(BaseModel):
     _parse_networks = field_validator("client_networks", mode="before")(_networks)
 
 
+DEVELOPMENT_FRAUD_KEY = "development-only-fraud-hash-key"
+
+
+class FraudSettings(BaseModel):
+    """The fraud-scoring service (seed 004; trustdesk.fraud)."""
+
+    hash_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_FRAUD_KEY),
+        description="Secret of the keyed hashes (HMAC-SHA256) under which normalised e-mails, "
+        "phones, addresses, devices, IPs and card tokens are stored for known-fraud matching "
+        "and velocity. Changing it makes every stored hash unmatchable. Refused at its default "
+        "outside development.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
     )
 
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="production refuses default secrets (fraud.hash_key)",
+    )
     database_url: str = Field(
         "sqlite:///./trustdesk.db", description="SQLAlchemy URL; PostgreSQL in production"
     )
@@ -185,6 +204,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
+    fraud: FraudSettings = Field(default_factory=FraudSettings)  # type: ignore[arg-type]
     policy_file: str | None = Field(
         None,
         description="policy.toml with the deadlines and amounts cases run under; unset means "
@@ -199,6 +219,18 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @model_validator(mode="after")
+    def _no_default_secrets(self) -> Settings:
+        """A deployment must set its own secrets; the shipped ones are public."""
+        key = self.fraud.hash_key.get_secret_value()
+        if self.environment != "development" and key == DEVELOPMENT_FRAUD_KEY:
+            raise ValueError(
+                "fraud.hash_key must be set (TRUSTDESK_FRAUD__HASH_KEY) outside development"
+            )
+        if self.environment != "development" and len(key) < 32:
+            raise ValueError("fraud.hash_key must be at least 32 characters")
+        return self
 
     @classmethod
     def settings_customise_sources(

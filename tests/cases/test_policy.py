@@ -46,6 +46,7 @@ def test_defaults_follow_the_seeds() -> None:
         "heavy_user_window_days": 7,
         "heavy_user_min_days": 3,
         "heavy_user_min_bytes_per_day": 10 * 2**30,
+        "fraud_order_window_days": 7,
     }
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", policy.version)
 

@@ -51,6 +51,7 @@ class Policy:
     heavy_user_window_days: int = 7  # §25-3 "continuously": days looked at...
     heavy_user_min_days: int = 3  # ...of which at least this many far above
     heavy_user_min_bytes_per_day: int = 10 * 2**30  # §25-3: never "far above" below this
+    fraud_order_window_days: int = 7  # seed 004 §17-2-3: no past orders; merchants may override
 
     def __post_init__(self) -> None:
         values = self.values()

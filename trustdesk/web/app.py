@@ -28,6 +28,7 @@ from trustdesk.web import (
 )
 from trustdesk.web.deps import WebRuntime
 from trustdesk.web.errors import install_error_handlers
+from trustdesk.web.fraud import router as fraud_router
 
 STATIC = Path(__file__).parent / "static"
 # No inline script or style, no other origin: injected markup can neither run nor phone home.
@@ -71,6 +72,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_network.router)
     app.include_router(public_forms.router)
     app.include_router(console_uploads.router)
+    app.include_router(fraud_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_security_headers)
     return app

@@ -16,6 +16,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustdesk.cases.service import CaseNotFound
 from trustdesk.cases.workflows import InvalidTransition
+from trustdesk.fraud.exceptions import (
+    Conflict,
+    MerchantNotFound,
+    OrderInvalid,
+    OrderNotFound,
+    OrderRefused,
+    RuleSetNotFound,
+)
+from trustdesk.fraud.rules import RuleSetInvalid
 
 
 class ApiError(Exception):
@@ -29,6 +38,13 @@ class ApiError(Exception):
 _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseNotFound, 404, "not_found"),
     (InvalidTransition, 409, "invalid_transition"),
+    (OrderInvalid, 422, "invalid_order"),
+    (OrderRefused, 422, "refused"),  # the exception's own code: order_fulfilled, card_number...
+    (OrderNotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (MerchantNotFound, 404, "merchant_not_found"),
+    (RuleSetNotFound, 404, "not_found"),
+    (RuleSetInvalid, 422, "invalid_rules"),
 )
 
 
@@ -68,6 +84,6 @@ def install_error_handlers(app: FastAPI) -> None:
         async def domain_error(
             request: Request, exc: Exception, status: int = status, code: str = code
         ) -> Response:
-            return error_response(request, status, code, str(exc))
+            return error_response(request, status, getattr(exc, "code", code), str(exc))
 
         app.add_exception_handler(kind, domain_error)

@@ -1,0 +1,148 @@
+"""The merchants' HTTP API: keys, the contract fields, errors as JSON, isolation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.fraud.conftest import MakeMerchant
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_scoring_answers_the_contract_fields(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    shop = make_merchant("Shop A")
+    response = client.post("/api/v1/fraud/orders", json=order, headers=auth(shop.api_key))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert {"order_id", "score", "band", "reasons", "rules_version"} <= set(body)
+    assert body["band"] in {"高", "中", "低", "信頼性高"}
+    assert (body["order_id"], body["band"], body["rules_version"]) == ("EC-2026-000123", "低", 1)
+
+    stored = client.get(f"/api/v1/fraud/orders/{order['order_id']}", headers=auth(shop.api_key))
+    assert stored.status_code == 200
+    assert stored.json()["score"] == body["score"]
+    assert stored.json()["shipped_at"] is None
+
+
+def test_requests_without_a_valid_key_are_401(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    shop = make_merchant("Shop A")
+    for headers in ({}, {"Authorization": "Basic abc"}, auth(shop.api_key[:-2] + "zz")):
+        response = client.post("/api/v1/fraud/orders", json=order, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"] == "unauthorized"
+
+
+def test_another_merchants_order_is_404(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    """Seed 004 §37: not even its existence is shown."""
+    shop_a, shop_b = make_merchant("Shop A"), make_merchant("Shop B")
+    client.post("/api/v1/fraud/orders", json=order, headers=auth(shop_a.api_key))
+    path = f"/api/v1/fraud/orders/{order['order_id']}"
+    for response in (
+        client.get(path, headers=auth(shop_b.api_key)),
+        client.post(f"{path}/shipment", headers=auth(shop_b.api_key)),
+        client.post(
+            f"{path}/feedback", json={"outcome": "chargeback"}, headers=auth(shop_b.api_key)
+        ),
+    ):
+        assert response.status_code == 404
+        assert response.json() == {"error": "not_found", "detail": f"no order {order['order_id']}"}
+    assert client.get(path + "x", headers=auth(shop_a.api_key)).status_code == 404
+
+
+def test_shipment_answers_guarantee_eligibility_and_feedback_feeds_known_fraud(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    shop_a, shop_b = make_merchant("Shop A"), make_merchant("Shop B")
+    key = auth(shop_a.api_key)
+    client.post("/api/v1/fraud/orders", json=order, headers=key)
+    path = f"/api/v1/fraud/orders/{order['order_id']}"
+    shipped = client.post(f"{path}/shipment", json={"carrier": "sagawa"}, headers=key)
+    assert shipped.status_code == 200
+    assert shipped.json()["guarantee_eligible"] is True
+    again = client.post(f"{path}/shipment", headers=key)
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+
+    feedback = client.post(f"{path}/feedback", json={"outcome": "chargeback"}, headers=key)
+    assert feedback.status_code == 200
+    assert feedback.json()["known_fraud_entries"] == 6
+    bad = client.post(f"{path}/feedback", json={"outcome": "angry"}, headers=key)
+    assert bad.status_code == 422 and "chargeback" in str(bad.json()["detail"])
+
+    report = client.get("/api/v1/fraud/reports/guarantee", headers=key).json()
+    assert report["covered"] == {"orders": 1, "amount_yen": 19800, "chargebacks": 1}
+
+    order["order_id"] = "EC-OTHER"
+    other = client.post("/api/v1/fraud/orders", json=order, headers=auth(shop_b.api_key)).json()
+    assert other["band"] == "高"
+    assert {"type": "known_fraud", "field": "email", "sources": ["chargeback"]} in other["reasons"]
+
+
+def test_refusals_are_4xx_with_a_reason(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    key = auth(make_merchant("Shop A").api_key)
+    cases = [
+        ({"fulfillment_status": "shipped"}, "order_fulfilled"),
+        ({"ordered_at": "2026-01-01T00:00:00+09:00"}, "order_too_old"),
+        ({"billing_address": order["billing_address"] | {"country": "KR"}}, "outside_japan"),
+        ({"payment": order["payment"] | {"card_token": "4111111111111111"}}, "card_number"),
+        ({"amount_yen": "lots"}, "invalid_order"),
+    ]
+    for change, code in cases:
+        response = client.post("/api/v1/fraud/orders", json=order | change, headers=key)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == code
+        assert "4111111111111111" not in response.text
+    assert client.post("/api/v1/fraud/orders", json=[1, 2], headers=key).status_code == 422
+
+
+def test_rules_are_validated_backtested_and_activated_over_http(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    shop_a, shop_b = make_merchant("Shop A"), make_merchant("Shop B")
+    key = auth(shop_a.api_key)
+    client.post("/api/v1/fraud/orders", json=order, headers=key)
+    broken = {"rules": [{"name": "x", "expression": "order.amount_yen >", "weight": 1}]}
+    refused = client.post("/api/v1/fraud/rules", json=broken, headers=key)
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "invalid_rules"
+    assert "Syntax error" in refused.json()["detail"]
+
+    strict = {"rules": [{"name": "all", "expression": "true", "band": "中"}]}
+    created = client.post("/api/v1/fraud/rules", json=strict, headers=key)
+    assert created.status_code == 201
+    assert (created.json()["rules_version"], created.json()["active"]) == (2, False)
+    backtest = client.post("/api/v1/fraud/rules/2/backtest", headers=key).json()
+    assert backtest["transitions"] == [{"from": "低", "to": "中", "orders": 1}]
+    assert (
+        client.post("/api/v1/fraud/rules/2/backtest", headers=auth(shop_b.api_key)).status_code
+        == 404
+    )
+    assert client.post("/api/v1/fraud/rules/2/activate", headers=key).json()["active"] is True
+    versions = client.get("/api/v1/fraud/rules", headers=key).json()
+    assert [v["active"] for v in versions] == [False, True]
+    assert [
+        v["active"] for v in client.get("/api/v1/fraud/rules", headers=auth(shop_b.api_key)).json()
+    ] == [True]
+
+    order["order_id"] = "EC-2"
+    scored = client.post("/api/v1/fraud/orders", json=order, headers=key).json()
+    assert (scored["band"], scored["rules_version"]) == ("中", 2)
+    queue = client.get("/api/v1/fraud/reviews", headers=key).json()
+    assert [line["order_id"] for line in queue] == ["EC-2"]
+    decision = {"decision": "cancel", "reviewer": "田中", "note": "no answer"}
+    reviewed = client.post("/api/v1/fraud/orders/EC-2/review", json=decision, headers=key)
+    assert reviewed.status_code == 200 and reviewed.json()["reviews"][0]["reviewer"] == "田中"
+    assert client.get("/api/v1/fraud/reviews", headers=key).json() == []
+    shipped = client.post("/api/v1/fraud/orders/EC-2/shipment", headers=key).json()
+    assert shipped["guarantee_eligible"] is False

@@ -1,0 +1,198 @@
+"""Versions of a merchant's rule set: stored after validation, tried on past orders, activated.
+
+A version is never changed once stored, so every score can say which logic made it
+(``rules_version``) and a backtest compares like with like: the candidate runs over the
+features each past order was scored with — the known-fraud matches and velocity of that moment
+— and the answer is how the bands would have changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trustdesk.fraud import features
+from trustdesk.fraud.exceptions import RuleSetNotFound
+from trustdesk.fraud.models import Merchant, RuleSetVersion, ScoredOrder
+from trustdesk.fraud.order import Order
+from trustdesk.fraud.rules import (
+    CompiledRuleSet,
+    cached,
+    compiled,
+    rule_set_from_json,
+    validate,
+)
+from trustdesk.timeutil import iso_jst
+
+SAMPLE_ORDER = {
+    "order_id": "SAMPLE-1",
+    "ordered_at": "2026-10-20T10:15:00+09:00",
+    "amount_yen": 19800,
+    "buyer": {
+        "name": "加藤 次郎",
+        "kana": "カトウ ジロウ",
+        "email": "jiro.kato@mail.example.jp",
+        "phone": "090-1234-5678",
+        "birth_date": "1985-02-14",
+    },
+    "billing_address": {
+        "postal_code": "150-0031",
+        "prefecture": "東京都",
+        "city": "渋谷区",
+        "street": "桜丘町26-1",
+    },
+    "shipping_address": {
+        "postal_code": "150-0031",
+        "prefecture": "東京都",
+        "city": "渋谷区",
+        "street": "桜丘町26-1",
+    },
+    "ip": "198.51.100.61",
+    "device_id": "dev-1",
+    "payment": {"method": "card", "card_bin": "411111", "card_last4": "1111", "card_token": "t"},
+    "items": [{"sku": "A", "name": "item", "quantity": 1, "unit_price_yen": 19800}],
+}
+
+
+def sample_features() -> dict[str, Any]:
+    """A complete feature set that rules are tried on before they are stored."""
+    order = Order.model_validate(SAMPLE_ORDER)
+    return features.build(order, features.normalise_order(order), features.Lookups())
+
+
+def version_json(row: RuleSetVersion, active_version: int) -> dict[str, Any]:
+    return {
+        "rules_version": row.version,
+        "active": row.version == active_version,
+        "created_at": iso_jst(row.created_at),
+        "activated_at": iso_jst(row.activated_at),
+        "note": row.note,
+        "rules": row.rules,
+        "thresholds": row.thresholds,
+    }
+
+
+def get_version(session: Session, merchant_id: int, version: int) -> RuleSetVersion:
+    row = session.scalar(
+        select(RuleSetVersion).where(
+            RuleSetVersion.merchant_id == merchant_id, RuleSetVersion.version == version
+        )
+    )
+    if row is None:
+        raise RuleSetNotFound(f"no rules version {version}")
+    return row
+
+
+def list_versions(session: Session, merchant: Merchant) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(RuleSetVersion)
+        .where(RuleSetVersion.merchant_id == merchant.id)
+        .order_by(RuleSetVersion.version)
+    )
+    return [version_json(row, merchant.active_version) for row in rows]
+
+
+def create_version(
+    session: Session, merchant: Merchant, document: dict[str, Any], now: datetime
+) -> RuleSetVersion:
+    """Validate and store a new (inactive) version; raises RuleSetInvalid with every problem."""
+    rule_set = rule_set_from_json(document.get("rules"), document.get("thresholds"))
+    validate(rule_set, sample_features())
+    latest = session.scalar(
+        select(func.max(RuleSetVersion.version)).where(RuleSetVersion.merchant_id == merchant.id)
+    )
+    stored = rule_set.as_json()
+    row = RuleSetVersion(
+        merchant_id=merchant.id,
+        version=(latest or 0) + 1,
+        rules=stored["rules"],
+        thresholds=stored["thresholds"],
+        fingerprint=rule_set.fingerprint(),
+        note=str(document.get("note", ""))[:1000],
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def activate(session: Session, merchant: Merchant, version: int, now: datetime) -> RuleSetVersion:
+    """From now on the merchant's orders are scored with ``version``."""
+    row = get_version(session, merchant.id, version)
+    merchant.active_version = row.version
+    row.activated_at = now
+    return row
+
+
+def compiled_version(session: Session, rule_set_id: int, fingerprint: str) -> CompiledRuleSet:
+    """The compiled rules of a stored version; its rules are read only on a cache miss."""
+    found = cached(fingerprint)
+    if found is None:
+        row = session.get_one(RuleSetVersion, rule_set_id)
+        found = compiled(row.fingerprint, row.rules, row.thresholds)
+    return found
+
+
+def backtest(
+    session: Session,
+    merchant: Merchant,
+    version: int,
+    since: datetime | None = None,
+    limit: int = 10000,
+    examples: int = 50,
+) -> dict[str, Any]:
+    """How the bands of the merchant's last ``limit`` scored orders would change under
+    ``version``: counts before and after, transitions, and up to ``examples`` changed orders."""
+    stored = get_version(session, merchant.id, version)
+    candidate = compiled(stored.fingerprint, stored.rules, stored.thresholds)
+    query = (
+        select(
+            ScoredOrder.order_id,
+            ScoredOrder.features,
+            ScoredOrder.band,
+            ScoredOrder.score,
+            ScoredOrder.rules_version,
+        )
+        .where(ScoredOrder.merchant_id == merchant.id)
+        .order_by(ScoredOrder.scored_at.desc())
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(ScoredOrder.scored_at >= since)
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    transitions: Counter[tuple[str, str]] = Counter()
+    changed: list[dict[str, Any]] = []
+    for past in session.execute(query):
+        verdict = candidate.evaluate(past.features)
+        before[past.band] += 1
+        after[verdict.band] += 1
+        if verdict.band != past.band:
+            transitions[(past.band, verdict.band)] += 1
+            if len(changed) < examples:
+                changed.append(
+                    {
+                        "order_id": past.order_id,
+                        "band_before": past.band,
+                        "band_after": verdict.band,
+                        "score_before": past.score,
+                        "score_after": verdict.score,
+                        "scored_with": past.rules_version,
+                    }
+                )
+    return {
+        "rules_version": version,
+        "orders": sum(before.values()),
+        "changed": sum(transitions.values()),
+        "bands_before": dict(before),
+        "bands_after": dict(after),
+        "transitions": [
+            {"from": old, "to": new, "orders": count}
+            for (old, new), count in transitions.most_common()
+        ],
+        "examples": changed,
+    }

@@ -1,0 +1,227 @@
+"""The merchants' fraud-scoring API under ``/api/v1/fraud`` (seed 004 §17, §25, §33, §37).
+
+Every request carries a merchant's key as ``Authorization: Bearer KEY``; the key is checked in
+the request's own transaction and everything the handler reads is that merchant's, so another
+merchant's order id answers 404 like one that does not exist. The same operations serve the
+merchant console: rule versions, backtests, the review queue and the guarantee report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from trustdesk.db import unit_of_work
+from trustdesk.fraud import merchants, rulesets, service
+from trustdesk.fraud.hashing import Hasher
+from trustdesk.fraud.models import Merchant
+from trustdesk.web.deps import RuntimeDep, WebRuntime
+from trustdesk.web.errors import ApiError
+
+
+class _Problem(BaseModel):
+    error: str
+    detail: str
+
+
+router = APIRouter(
+    prefix="/api/v1/fraud",
+    tags=["fraud"],
+    responses={
+        401: {"model": _Problem, "description": "No merchant key, or an unknown or revoked one"},
+        404: {"model": _Problem, "description": "No such order or rule version of this merchant"},
+        409: {"model": _Problem, "description": "The order id was scored with other data"},
+        422: {"description": "The request or the order is refused, with the reason"},
+    },
+)
+
+
+async def _bearer(authorization: Annotated[str | None, Header()] = None) -> str:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "send the merchant's API key as 'Bearer KEY'")
+    return key.strip()
+
+
+KeyDep = Annotated[str, Depends(_bearer)]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _merchant_id(session: Session, key: str) -> int:
+    merchant_id = merchants.authenticate(session, key)
+    if merchant_id is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+    return merchant_id
+
+
+def _merchant(session: Session, key: str) -> Merchant:
+    return merchants.get_merchant(session, _merchant_id(session, key))
+
+
+def scoring(runtime: WebRuntime) -> service.Scoring:
+    return service.Scoring(
+        Hasher(runtime.settings.fraud.hash_key.get_secret_value()),
+        runtime.policy.fraud_order_window_days,
+    )
+
+
+class Feedback(BaseModel):
+    outcome: Literal["chargeback", "confirmed_fraud", "legitimate"] = Field(
+        description="What became of the order: chargeback and confirmed_fraud feed the known-fraud "
+        "database, legitimate retracts what the order fed it"
+    )
+
+
+class Shipment(BaseModel):
+    carrier: str | None = Field(None, max_length=100)
+    tracking_number: str | None = Field(None, max_length=100)
+
+
+class Decision(BaseModel):
+    decision: Literal["approve", "cancel", "hold"] = Field(description="The reviewer's decision")
+    # at least one character that is not white space to Python (str.strip) nor to JSON Schema
+    reviewer: str = Field(max_length=100, pattern=r"[^\s\x1c-\x1f\x85]")
+    note: str = Field("", max_length=2000)
+
+
+class Backtest(BaseModel):
+    since: datetime | None = None
+    limit: int = Field(10000, ge=1, le=100000)
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+@router.post("/orders")
+def score_order(
+    runtime: RuntimeDep, key: KeyDep, document: Annotated[Any, Body()]
+) -> dict[str, Any]:
+    """Score an order not yet fulfilled: ``order_id, score, band, reasons, rules_version``."""
+    with unit_of_work(runtime.factory) as session:
+        merchant_id = _merchant_id(session, key)
+        return service.score(session, scoring(runtime), merchant_id, document, runtime.now())
+
+
+@router.get("/orders/{order_id}")
+def get_order(runtime: RuntimeDep, key: KeyDep, order_id: str) -> dict[str, Any]:
+    with unit_of_work(runtime.factory) as session:
+        row = service.get_order(session, _merchant_id(session, key), order_id)
+        return service.order_json(session, row)
+
+
+@router.post("/orders/{order_id}/shipment")
+def record_shipment(
+    runtime: RuntimeDep, key: KeyDep, order_id: str, shipment: Shipment | None = None
+) -> dict[str, Any]:
+    """Shipped now: ``guarantee_eligible`` is true only for 低 and 信頼性高 (seed 004 §25)."""
+    details = (shipment or Shipment(carrier=None, tracking_number=None)).model_dump(
+        exclude_none=True
+    )
+    with unit_of_work(runtime.factory) as session:
+        merchant_id = _merchant_id(session, key)
+        return service.record_shipment(session, merchant_id, order_id, details, runtime.now())
+
+
+@router.post("/orders/{order_id}/feedback")
+def record_feedback(
+    runtime: RuntimeDep, key: KeyDep, order_id: str, feedback: Feedback
+) -> dict[str, Any]:
+    with unit_of_work(runtime.factory) as session:
+        merchant_id = _merchant_id(session, key)
+        return service.record_feedback(
+            session, merchant_id, order_id, feedback.outcome, runtime.now()
+        )
+
+
+@router.post("/orders/{order_id}/review")
+def review_order(
+    runtime: RuntimeDep, key: KeyDep, order_id: str, decision: Decision
+) -> dict[str, Any]:
+    with unit_of_work(runtime.factory) as session:
+        merchant_id = _merchant_id(session, key)
+        return service.decide(
+            session,
+            merchant_id,
+            order_id,
+            decision.decision,
+            decision.reviewer,
+            decision.note,
+            runtime.now(),
+        )
+
+
+@router.get("/reviews")
+def review_queue(
+    runtime: RuntimeDep, key: KeyDep, include_decided: bool = False
+) -> list[dict[str, Any]]:
+    """Orders scored 中 and not yet shipped, for manual review."""
+    with unit_of_work(runtime.factory) as session:
+        return service.review_queue(session, _merchant_id(session, key), include_decided)
+
+
+@router.get("/reports/guarantee")
+def guarantee_report(
+    runtime: RuntimeDep,
+    key: KeyDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Shipped orders covered and not covered by the chargeback guarantee."""
+    for moment in (start, end):
+        if moment is not None and moment.tzinfo is None:
+            raise ApiError(422, "invalid_time", "from and to need a UTC offset")
+    with unit_of_work(runtime.factory) as session:
+        return service.guarantee_report(session, _merchant_id(session, key), start, end)
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+@router.get("/rules")
+def list_rules(runtime: RuntimeDep, key: KeyDep) -> list[dict[str, Any]]:
+    with unit_of_work(runtime.factory) as session:
+        return rulesets.list_versions(session, _merchant(session, key))
+
+
+@router.post("/rules", status_code=201)
+def create_rules(
+    runtime: RuntimeDep, key: KeyDep, document: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Store a new version (inactive until activated); every problem is a 422."""
+    with unit_of_work(runtime.factory) as session:
+        merchant = _merchant(session, key)
+        row = rulesets.create_version(session, merchant, document, runtime.now())
+        return rulesets.version_json(row, merchant.active_version)
+
+
+@router.get("/rules/{version}")
+def get_rules(runtime: RuntimeDep, key: KeyDep, version: Version) -> dict[str, Any]:
+    with unit_of_work(runtime.factory) as session:
+        merchant = _merchant(session, key)
+        row = rulesets.get_version(session, merchant.id, version)
+        return rulesets.version_json(row, merchant.active_version)
+
+
+@router.post("/rules/{version}/backtest")
+def backtest_rules(
+    runtime: RuntimeDep, key: KeyDep, version: Version, options: Backtest | None = None
+) -> dict[str, Any]:
+    """How the bands of past scored orders would change under this version."""
+    chosen = options or Backtest(since=None, limit=10000)
+    if chosen.since is not None and chosen.since.tzinfo is None:
+        raise ApiError(422, "invalid_time", "since needs a UTC offset")
+    with unit_of_work(runtime.factory) as session:
+        merchant = _merchant(session, key)
+        return rulesets.backtest(session, merchant, version, chosen.since, chosen.limit)
+
+
+@router.post("/rules/{version}/activate")
+def activate_rules(runtime: RuntimeDep, key: KeyDep, version: Version) -> dict[str, Any]:
+    with unit_of_work(runtime.factory) as session:
+        merchant = _merchant(session, key)
+        row = rulesets.activate(session, merchant, version, runtime.now())
+        return rulesets.version_json(row, merchant.active_version)
