@@ -739,14 +739,20 @@ def users_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Login name")],
     role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
+    merchant: Annotated[
+        int | None, typer.Option("--merchant", help="The merchant a 'merchant' user works for")
+    ] = None,
 ) -> None:
-    """Add an operator; the password is read from stdin (one line), never from the arguments."""
+    """Add an operator (or a merchant's reviewer); the password is read from stdin (one line),
+    never from the arguments."""
     runtime = _runtime(ctx)
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         with db.unit_of_work(runtime.factory) as session:
-            access.add_user(session, name, role, password, runtime.now())
-    except (ValueError, access.AccessError) as exc:
+            if merchant is not None:
+                fraud_merchants.get_merchant(session, merchant)  # refuses an unknown merchant
+            access.add_user(session, name, role, password, runtime.now(), merchant)
+    except (ValueError, access.AccessError, FraudError) as exc:
         raise _fail(str(exc), 1) from exc
     out.print(f"user {name} added with role {role}", highlight=False)
 

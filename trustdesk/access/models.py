@@ -22,6 +22,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a merchant's own reviewer (role "merchant"): sees that merchant's orders and rules only
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("fraud_merchants.id"))
 
 
 class ApiKey(Base):

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     NETWORK_MANAGE = "network.manage"
     OPTOUT_MANAGE = "network.optout"  # a member's C&C blocking switch (seed 002 §25-2-3)
     CSAM_READ = "csam.read"  # the CSAM address list (seed 002 §28), its own role alone
+    FRAUD_CONSOLE = "fraud.console"  # one merchant's rules, reviews and guarantee (seed 004)
 
 
 _HANDLING = frozenset(
@@ -85,6 +86,8 @@ GRANTS: dict[str, frozenset[Permission]] = {
         {Permission.USERS_MANAGE, Permission.APIKEYS_MANAGE, Permission.DASHBOARD_READ}
     ),
     "csam_officer": frozenset({Permission.CSAM_READ, Permission.NETWORK_MANAGE}),
+    # a merchant's staff (seed 004 §33: their own user ID and password); bound to one merchant
+    "merchant": frozenset({Permission.FRAUD_CONSOLE}),
 }
 ROLES: tuple[str, ...] = tuple(GRANTS)
 

@@ -20,6 +20,8 @@ from trustdesk.access.models import ApiKey, ConsoleSession, RateEvent, User
 from trustdesk.access.roles import Permission, can, check_role
 from trustdesk.settings import WebSettings
 
+MERCHANT_ROLE = "merchant"
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -28,6 +30,7 @@ class Principal:
     actor: str  # what the timeline and the audit trail name: "user:sato", "apikey:siem"
     role: str
     user_id: int | None = None
+    merchant_id: int | None = None  # the one merchant a "merchant" user works for
 
     def can(self, permission: Permission) -> bool:
         return can(self.role, permission)
@@ -69,11 +72,21 @@ class UnknownUser(AccessError):
 # -- accounts -----------------------------------------------------------------------------------
 
 
-def add_user(session: Session, username: str, role: str, password: str, now: datetime) -> User:
+def add_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    now: datetime,
+    merchant_id: int | None = None,
+) -> User:
+    """An operator, or with ``merchant_id`` a merchant's reviewer (role ``merchant``)."""
     name = username.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise ValueError("a user name is 1 to 100 characters without spaces")
     check_role(role)
+    if (role == MERCHANT_ROLE) != (merchant_id is not None):
+        raise ValueError("a merchant user needs --merchant, and only a merchant user has one")
     if session.scalar(select(User.id).where(User.username == name)) is not None:
         raise DuplicateUser(f"user {name!r} exists already")
     user = User(
@@ -83,6 +96,7 @@ def add_user(session: Session, username: str, role: str, password: str, now: dat
         active=True,
         created_at=now,
         failed_logins=0,
+        merchant_id=merchant_id,
     )
     session.add(user)
     session.flush()
@@ -194,9 +208,8 @@ def session_user(
         return None
     if now - console.last_seen_at > timedelta(minutes=1):
         console.last_seen_at = now
-    return SessionUser(
-        Principal(f"user:{user.username}", user.role, user.id), user.username, console.csrf_token
-    )
+    principal = Principal(f"user:{user.username}", user.role, user.id, user.merchant_id)
+    return SessionUser(principal, user.username, console.csrf_token)
 
 
 def end_session(session: Session, token: str, now: datetime) -> None:

@@ -22,6 +22,7 @@ from trustdesk.web import (
     console_admin,
     console_audit,
     console_cases,
+    console_merchant,
     console_network,
     console_uploads,
     public_forms,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_audit.router)
     app.include_router(console_admin.router)
     app.include_router(console_network.router)
+    app.include_router(console_merchant.router)
     app.include_router(public_forms.router)
     app.include_router(console_uploads.router)
     app.include_router(fraud_router)

@@ -94,7 +94,7 @@ def login(
         refusal = attempt.refusal
         status = 429 if isinstance(refusal, access.LoginThrottled) else 401
         return _login_form(request, runtime, next, str(refusal), status)
-    response = redirect(safe_next(next))
+    response = redirect(_landing(safe_next(next), attempt.user.role if attempt.user else ""))
     response.set_cookie(
         SESSION_COOKIE,
         opened.token,
@@ -105,6 +105,13 @@ def login(
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
+
+
+def _landing(target: str, role: str) -> str:
+    """Where a login goes by default: a merchant's staff to their console, others to the queue."""
+    if target == "/queue" and role == "merchant":
+        return "/merchant"
+    return target
 
 
 @router.post("/logout")
