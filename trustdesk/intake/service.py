@@ -75,8 +75,11 @@ class Outcome:
     duplicate: bool = False
     error: str | None = None
     case_id: int | None = None
+    reply_id: int | None = None  # the document was a reply to a case's notice, not a complaint
 
     def as_json(self) -> dict[str, Any]:
+        if self.reply_id is not None:
+            return {"file": self.document, "reply_id": self.reply_id, "case_id": self.case_id}
         if self.complaint is None:
             return {"file": self.document, "error": self.error}
         c = self.complaint
@@ -127,6 +130,10 @@ def store_document(
 AfterRecord = Callable[[Session, list[Outcome]], list[Outcome]]
 """Runs in the recording transaction, e.g. to open cases, and may enrich the outcomes."""
 
+ClaimDocument = Callable[[Session, int, bytes, str], Outcome | None]
+"""Runs before parsing, given the stored document's id, bytes and label; a document it claims
+(e.g. a reply to a case's notice) is done with its outcome and is not parsed as complaints."""
+
 
 def ingest(
     factory: sessionmaker[Session],
@@ -136,6 +143,7 @@ def ingest(
     now: datetime,
     actor: str,
     after_record: AfterRecord | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Store, parse and record one document, each step in its own transaction."""
     label = filename or "-"
@@ -146,7 +154,9 @@ def ingest(
             ).id
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
-    return process(factory, settings, document_id, data, filename, label, now, actor, after_record)
+    return process(
+        factory, settings, document_id, data, filename, label, now, actor, after_record, claim
+    )
 
 
 def process(
@@ -159,8 +169,15 @@ def process(
     now: datetime,
     actor: str,
     after_record: AfterRecord | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
+    if claim is not None:
+        with unit_of_work(factory) as session:
+            claimed = claim(session, document_id, content, label)
+            if claimed is not None:
+                session.get_one(Document, document_id).status = "parsed"
+                return [claimed]
     try:
         reports = parse_document(content, filename, settings.provider.trusted_relays)
     except UnparseableDocument as exc:
@@ -196,6 +213,7 @@ def retry_pending(
     actor: str,
     include_failed: bool = False,
     after_record: AfterRecord | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Finish documents stored but never recorded (a crash), and optionally failed ones."""
     statuses = ["pending", "failed"] if include_failed else ["pending"]
@@ -210,7 +228,16 @@ def retry_pending(
             content, filename = document.content, document.filename
         label = filename or f"document {document_id}"
         outcomes += process(
-            factory, settings, document_id, content, filename, label, now, actor, after_record
+            factory,
+            settings,
+            document_id,
+            content,
+            filename,
+            label,
+            now,
+            actor,
+            after_record,
+            claim,
         )
     return outcomes
 
