@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from trustdesk.cases.service import CaseNotFound
+from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
 from trustdesk.cases.workflows import InvalidTransition
 
 
@@ -23,7 +23,9 @@ class ApiError(Exception):
 
 _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseNotFound, 404, "not_found"),
+    (ActionNotFound, 404, "not_found"),
     (InvalidTransition, 409, "invalid_transition"),
+    (CaseOperationRefused, 409, "operation_refused"),
 )
 
 

@@ -1,0 +1,77 @@
+"""Helpers for scenarios that drive the real CLI with ``--now`` against the test database."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import Envelope, Session
+
+from tests.conftest import COMPLAINTS, json_lines
+
+Run = Callable[..., Any]
+
+
+class Inbox:
+    """An SMTP handler that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        data = envelope.content if isinstance(envelope.content, bytes) else b""
+        self.messages.append(email.message_from_bytes(data, policy=default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def at(cli: Run, now: str, *args: str) -> Any:
+    result = cli("--now", now, *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def ingest(cli: Run, now: str, path: Path) -> list[dict[str, Any]]:
+    return json_lines(at(cli, now, "ingest", "--json", str(path)).stdout)
+
+
+def case(cli: Run, case_id: int | str) -> dict[str, Any]:
+    [line] = json_lines(cli("cases", "show", str(case_id), "--json").stdout)
+    return line
+
+
+def subscriber(cli: Run, subscriber_id: str) -> dict[str, Any]:
+    [line] = json_lines(cli("subscribers", "show", subscriber_id, "--json").stdout)
+    return line
+
+
+def outbox(cli: Run) -> list[dict[str, Any]]:
+    return json_lines(cli("outbox", "list", "--json").stdout)
+
+
+def variant(tmp_path: Path, name: str, *swaps: tuple[bytes, bytes]) -> Path:
+    """A copy of the fixture complaint ``name`` with bytes swapped (e.g. a new Message-ID, so
+    that it is another complaint about the same thing)."""
+    data = (COMPLAINTS / name).read_bytes()
+    for old, new in swaps:
+        assert old in data, old
+        data = data.replace(old, new)
+    path = tmp_path / f"{len(list(tmp_path.iterdir()))}-{name}"
+    path.write_bytes(data)
+    return path
+
+
+def again(tmp_path: Path, tag: str = "again") -> Path:
+    """The static_direct spam complaint (C2001) once more, as a new complaint."""
+    return variant(
+        tmp_path,
+        "static_direct.eml",
+        (b"Message-ID: <fwd-h1@", f"Message-ID: <fwd-{tag}@".encode()),
+    )
+
+
+def events(line: dict[str, Any]) -> list[str]:
+    return [entry["event"] for entry in line["timeline"]]
