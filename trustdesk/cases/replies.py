@@ -44,7 +44,7 @@ class ReplyMail:
 def read_reply(data: bytes) -> ReplyMail | None:
     """The reply clues of ``data``, or None when it is not a mail or is a feedback report."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not mail.looks_like_mail(head):
+    if head[:1] in (b"{", b"[") or not mail.looks_like_mail(head):  # JSON: a web form
         return None
     try:
         msg = mail.parse_mail(head)

@@ -506,6 +506,9 @@ def record_reply(
         raise CaseOperationRefused(
             f"a reply comes from the subscriber or the complainant, not {role}"
         )
+    known = _known_reply(session, case, document_id, reply.message_id)
+    if known is not None:
+        return known
     verified = role is not None
     if role is None:
         role = _role_of(session, case, reply.from_address)
@@ -527,14 +530,11 @@ def record_reply(
     session.add(saved)
     session.flush()
     sender = reply.from_address or "an unknown sender"
-    fires = (
-        verified
-        and role == "subscriber"
-        and "reply" in workflows.allowed_events(view_of(session, case))
-    )
-    if fires:
+    allowed = workflows.allowed_events(view_of(session, case))
+    if verified and role == "subscriber" and "reply" in allowed:
+        before = case.state
         apply(session, case, "reply", actor, now, provider, f"reply {saved.id} from {sender}")
-        saved.needs_review = False
+        saved.needs_review = case.state == before  # the workflow only noted it: read it
         return saved
     why = (
         f"its From is not an address this case's notices went to ({sender}); an operator checks "
@@ -552,6 +552,24 @@ def record_reply(
         {"reply_id": saved.id, "verified": verified, "role": role},
     )
     return saved
+
+
+def _known_reply(
+    session: Session, case: Case, document_id: int | None, message_id: str | None
+) -> CaseReply | None:
+    """The same mail delivered twice (same document, or same Message-ID) is one reply."""
+    if document_id is None and message_id is None:
+        return None
+    query = select(CaseReply).where(CaseReply.case_id == case.id)
+    if document_id is not None and message_id is not None:
+        query = query.where(
+            (CaseReply.document_id == document_id) | (CaseReply.message_id == message_id)
+        )
+    elif document_id is not None:
+        query = query.where(CaseReply.document_id == document_id)
+    else:
+        query = query.where(CaseReply.message_id == message_id)
+    return session.scalars(query.limit(1)).first()
 
 
 def _live(session: Session, case: Case) -> Case:
