@@ -59,7 +59,9 @@ def variant(tmp_path: Path, name: str, *swaps: tuple[bytes, bytes]) -> Path:
     for old, new in swaps:
         assert old in data, old
         data = data.replace(old, new)
-    path = tmp_path / f"{len(list(tmp_path.iterdir()))}-{name}"
+    folder = tmp_path / f"variant-{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    path = folder / name  # the name is kept: a feed's file name tells its report type
     path.write_bytes(data)
     return path
 

@@ -75,9 +75,12 @@ def view(case: Case, facts: CaseFacts) -> CaseView:
     """What the workflow may know about ``case``."""
     documents: tuple[str, ...] = ()
     if case.workflow == "takedown" and facts.first is not None:
+        # checked as of the latest request: a supplement brings a certificate issued after
+        # the first one was filed
         details = facts.takedown_details
+        checked = facts.latest.received_at if facts.latest is not None else case.opened_at
         documents = check_takedown(
-            details, bool(details.get("requester_is_agent")), case.opened_at, Policy(**case.policy)
+            details, bool(details.get("requester_is_agent")), checked, Policy(**case.policy)
         )
     first = facts.first
     return CaseView(
