@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tests.cases.test_notices import EVERY_NOTICE
 from trustdesk.attribution.models import Subscriber
 from trustdesk.cases.effects import SendNotice
-from trustdesk.cases.executor import perform
+from trustdesk.cases.executor import Rows, perform
 from trustdesk.cases.facts import load_facts
 from trustdesk.cases.models import Case, CaseComplaint, Notice
 from trustdesk.cases.policy import Policy
@@ -152,8 +152,9 @@ def test_a_notice_to_the_subscriber_never_names_the_complainant(
         step = Step(
             "under_review", NOW + timedelta(days=3), (SendNotice(template, "subscriber"),), "test"
         )
-        perform(session, case, step, load_facts(session, [case])[case.id], NOW, PROVIDER)
-        session.flush()
+        rows = Rows()
+        perform(session, case, step, load_facts(session, [case])[case.id], NOW, PROVIDER, rows)
+        rows.write(session)
         [notice] = session.scalars(select(Notice).where(Notice.case_id == case.id)).all()
         assert (notice.lang, notice.to_address) == (lang, "member@customer.example")
         shown = notice.subject + "\n" + notice.body

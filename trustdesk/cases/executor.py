@@ -1,18 +1,22 @@
 """The one executor of workflow effects (STYLE 3): charges, enforcement actions and notices.
 
-Everything is added to the caller's session, in the transaction of the state change that caused
-it: a crash loses the step and its effects together, or neither. Nothing here sends mail or
-calls provisioning; the outbox (``runner.deliver``) and ``provisioning.hand_over`` do, after
-commit.
+Everything is written in the caller's transaction, the one of the state change that caused it:
+a crash loses the step and its effects together, or neither. Nothing here sends mail or calls
+provisioning; the outbox (``runner.deliver``) and ``provisioning.hand_over`` do, after commit.
+
+The rows go through ``Rows``, one multi-row INSERT per table when written: the ORM would insert
+them one at a time to learn ids that nothing needs, which is most of a worker batch's cost.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict
+from collections import defaultdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from trustdesk.billing.models import LedgerEntry
@@ -27,6 +31,22 @@ SUBSCRIBER_STATUS = {"suspend": "suspended", "resume": "active", "terminate": "t
 COMPLAINANT_LANG = "ja"  # takedown requests are Japanese forms (seed 000); see docs/cases.md
 
 
+class Rows:
+    """Rows waiting to be inserted, by table, written together by ``write``."""
+
+    def __init__(self) -> None:
+        self._tables: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, model: type[Any], **values: Any) -> None:
+        self._tables[model.__table__].append(values)
+
+    def write(self, session: Session) -> None:
+        for table, rows in self._tables.items():
+            if rows:
+                session.execute(insert(table), rows)
+        self._tables.clear()
+
+
 def perform(
     session: Session,
     case: Case,
@@ -34,6 +54,7 @@ def perform(
     facts: CaseFacts,
     now: datetime,
     provider: ProviderSettings,
+    rows: Rows,
 ) -> None:
     """Perform ``step``'s effects: charges and actions first, so that its notices state them.
 
@@ -50,47 +71,49 @@ def perform(
     ]
     for effect in step.effects:
         if isinstance(effect, Bill):
-            _bill(session, case, effect, now)
+            _bill(rows, case, effect, now)
         elif isinstance(effect, Enforce):
-            _enforce(session, case, effect, facts, now)
-    session.add_all(notices)
+            _enforce(rows, case, effect, facts, now)
+    for notice in notices:
+        rows.add(Notice, **notice)
 
 
 def describe(effect: Effect) -> dict[str, Any]:
-    """An effect as the timeline keeps it."""
-    return {"effect": type(effect).__name__, **asdict(effect)}
+    """An effect as the timeline keeps it (its fields are plain values: no deep copy needed)."""
+    return {
+        "effect": type(effect).__name__,
+        **{f.name: getattr(effect, f.name) for f in fields(effect)},
+    }
 
 
-def _bill(session: Session, case: Case, effect: Bill, now: datetime) -> None:
+def _bill(rows: Rows, case: Case, effect: Bill, now: datetime) -> None:
     if case.subscriber_id is None:
         return
-    session.add(
-        LedgerEntry(
-            subscriber_id=case.subscriber_id,
-            case_id=case.id,
-            kind=effect.kind,
-            amount_yen=effect.amount_yen,
-            reason=effect.reason,
-            billed_at=now,
-        )
+    rows.add(
+        LedgerEntry,
+        subscriber_id=case.subscriber_id,
+        case_id=case.id,
+        kind=effect.kind,
+        amount_yen=effect.amount_yen,
+        reason=effect.reason,
+        billed_at=now,
     )
 
 
-def _enforce(
-    session: Session, case: Case, effect: Enforce, facts: CaseFacts, now: datetime
-) -> None:
+def _enforce(rows: Rows, case: Case, effect: Enforce, facts: CaseFacts, now: datetime) -> None:
     """Record the action for provisioning and show it on the subscriber at once."""
-    session.add(
-        EnforcementAction(
-            case_id=case.id,
-            subscriber_id=case.subscriber_id,
-            action=effect.action,
-            reason=effect.reason,
-            requested_at=now,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
+    rows.add(
+        EnforcementAction,
+        case_id=case.id,
+        subscriber_id=case.subscriber_id,
+        action=effect.action,
+        reason=effect.reason,
+        requested_at=now,
+        status="pending",
+        attempts=0,
+        last_error=None,
+        done_at=None,
+        next_attempt_at=now,
     )
     if facts.subscriber is not None and effect.action in SUBSCRIBER_STATUS:
         facts.subscriber.status = SUBSCRIBER_STATUS[effect.action]
@@ -104,7 +127,7 @@ def _notice(
     facts: CaseFacts,
     now: datetime,
     provider: ProviderSettings,
-) -> Notice:
+) -> dict[str, Any]:
     """The notice, rendered into the outbox in the recipient's language.
 
     The complainant's identity is never handed to the template, except the requester's name in
@@ -164,24 +187,25 @@ def _outbox_row(
     address: str | None,
     now: datetime,
     provider: ProviderSettings,
-) -> Notice:
+) -> dict[str, Any]:
     """The Message-ID is fixed here, before the first attempt, and never changes: a receiver
     can drop a repeat, and a reply's In-Reply-To finds the notice (cases.replies)."""
     domain = provider.abuse_mailbox.rpartition("@")[2] or "trustdesk.invalid"
-    return Notice(
-        case_id=case.id,
-        template=effect.template,
-        lang=rendered.lang,
-        recipient=effect.recipient,
-        to_address=address,
-        subject=rendered.subject,
-        body=rendered.body,
-        message_id=f"<{case.reference}.{secrets.token_hex(8)}@{domain}>",
-        created_at=now,
-        status="pending" if address else "undeliverable",
-        attempts=0,
-        last_error=None if address else "no e-mail address on file",
-    )
+    return {
+        "case_id": case.id,
+        "template": effect.template,
+        "lang": rendered.lang,
+        "recipient": effect.recipient,
+        "to_address": address,
+        "subject": rendered.subject,
+        "body": rendered.body,
+        "message_id": f"<{case.reference}.{secrets.token_hex(8)}@{domain}>",
+        "created_at": now,
+        "status": "pending" if address else "undeliverable",
+        "attempts": 0,
+        "last_error": None if address else "no e-mail address on file",
+        "sent_at": None,
+    }
 
 
 def _text(value: Any) -> str | None:

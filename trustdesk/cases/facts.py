@@ -20,7 +20,7 @@ from trustdesk.attribution.models import Subscriber
 from trustdesk.billing.models import LedgerEntry
 from trustdesk.cases.documents import check_takedown
 from trustdesk.cases.models import Case, CaseComplaint
-from trustdesk.cases.policy import Policy
+from trustdesk.cases.policy import stored_policy
 from trustdesk.cases.workflows import CaseView
 from trustdesk.intake.models import ComplainantIdentity, Complaint
 
@@ -80,7 +80,7 @@ def view(case: Case, facts: CaseFacts) -> CaseView:
         details = facts.takedown_details
         checked = facts.latest.received_at if facts.latest is not None else case.opened_at
         documents = check_takedown(
-            details, bool(details.get("requester_is_agent")), checked, Policy(**case.policy)
+            details, bool(details.get("requester_is_agent")), checked, stored_policy(case.policy)
         )
     first = facts.first
     return CaseView(

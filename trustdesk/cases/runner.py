@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.cases import provisioning, workflows
+from trustdesk.cases.executor import Rows
 from trustdesk.cases.facts import load_facts, view
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
@@ -110,16 +111,28 @@ def _advance(
     """Fire the deadline of each case that accepts it; a case whose step cannot be built
     (e.g. a notice missing a value) is reported and left as it was."""
     facts = load_facts(session, cases)
+    rows = Rows()
     fired = 0
     for case in cases:
         if "deadline" not in workflows.allowed_events(view(case, facts[case.id])):
             continue
         try:
-            apply(session, case, "deadline", WORKER, now, settings.provider, facts=facts[case.id])
-        except ValueError as exc:  # raised before the step touched the session
+            apply(
+                session,
+                case,
+                "deadline",
+                WORKER,
+                now,
+                settings.provider,
+                None,
+                facts[case.id],
+                rows,
+            )
+        except ValueError as exc:  # raised before the step touched the session or the rows
             report.errors.append(f"{case.reference}: {exc}")
             continue
         fired += 1
+    rows.write(session)
     return fired
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.cases import replies, workflows
 from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
-from trustdesk.cases.executor import describe, perform
+from trustdesk.cases.executor import Rows, describe, perform
 from trustdesk.cases.facts import CaseFacts, load_facts, view
 from trustdesk.cases.models import (
     Case,
@@ -31,7 +31,7 @@ from trustdesk.cases.models import (
     Notice,
     TimelineEntry,
 )
-from trustdesk.cases.policy import Policy
+from trustdesk.cases.policy import Policy, stored_policy
 from trustdesk.cases.workflows import CaseView, Step
 from trustdesk.intake.models import Complaint
 from trustdesk.intake.service import Outcome, Recorded, store_document
@@ -167,35 +167,41 @@ def apply(
     provider: ProviderSettings,
     note: str | None = None,
     facts: CaseFacts | None = None,
+    rows: Rows | None = None,
 ) -> Step:
     """Run one event through the case's workflow under the policy the case was opened with.
 
     The only place a case's state changes: the step's state, deadline and rung are set, the
     timeline entry written and the effects performed, all in the caller's transaction.
-    ``facts`` are the case's surroundings when the caller loaded them for a batch (the worker).
+    ``facts`` are the case's surroundings when the caller loaded them for a batch (the worker),
+    ``rows`` where it collects the batch's inserts (written by the caller); without them the
+    step loads its facts and writes its rows itself.
     Raises ``workflows.InvalidTransition`` when the event is not allowed in this state.
     """
     if facts is None:
         facts = load_facts(session, [case])[case.id]
-    policy = Policy(**case.policy)
+    policy = stored_policy(case.policy)
     before = case.state
     step = workflows.transition(view(case, facts), event, now, policy)
-    perform(session, case, step, facts, now, provider)
+    own = rows is None
+    rows = Rows() if rows is None else rows
+    perform(session, case, step, facts, now, provider, rows)
     case.state, case.deadline_at, case.closed = step.state, step.deadline_at, is_closed(step.state)
     if step.rung is not None:
         case.rung = step.rung
-    session.add(
-        TimelineEntry(
-            case_id=case.id,
-            at=now,
-            actor=actor,
-            event=event,
-            from_state=before,
-            to_state=step.state,
-            note=step.note + (f" — {note}" if note else ""),
-            detail={"effects": [describe(effect) for effect in step.effects]},
-        )
+    rows.add(
+        TimelineEntry,
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        event=event,
+        from_state=before,
+        to_state=step.state,
+        note=step.note + (f" — {note}" if note else ""),
+        detail={"effects": [describe(effect) for effect in step.effects]},
     )
+    if own:
+        rows.write(session)
     return step
 
 
@@ -433,7 +439,7 @@ def split(
 
 def _sibling_of(case: Case, now: datetime) -> Case:
     """A new case like ``case`` (workflow, subscriber, policy, flags), not yet opened."""
-    child = _new_case(case.workflow, case.kind, case.subscriber_id, Policy(**case.policy), now)
+    child = _new_case(case.workflow, case.kind, case.subscriber_id, stored_policy(case.policy), now)
     child.device, child.election = case.device, case.election
     return child
 
