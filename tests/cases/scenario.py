@@ -77,3 +77,13 @@ def again(tmp_path: Path, tag: str = "again") -> Path:
 
 def events(line: dict[str, Any]) -> list[str]:
     return [entry["event"] for entry in line["timeline"]]
+
+
+def second_xarf(tmp_path: Path) -> Path:
+    """The X-ARF login-attack report (C2003) again as another report: it joins the abuse case."""
+    return variant(
+        tmp_path,
+        "xarf_login_attack.eml",
+        (b"<xarf-7781@", b"<xarf-7782@"),
+        (b"Report-ID: 2d6a3c1e-7781@", b"Report-ID: 2d6a3c1e-7782@"),
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cases.scenario import Run, again, at, case, events, ingest, outbox, variant
+from tests.cases.scenario import Run, again, at, case, events, ingest, outbox, second_xarf
 from tests.conftest import COMPLAINTS, json_lines
 from trustdesk.cases import service
 from trustdesk.cases.exceptions import CaseOperationRefused
@@ -23,12 +23,7 @@ T1 = "2026-10-20T14:00:00+09:00"
 def _two_abuse_complaints(cli: Run, tmp_path: Path) -> int:
     """Two X-ARF reports about C2003 in one abuse case (the second joins the first)."""
     [first] = ingest(cli, T0, COMPLAINTS / "xarf_login_attack.eml")
-    second = variant(
-        tmp_path,
-        "xarf_login_attack.eml",
-        (b"<xarf-7781@", b"<xarf-7782@"),
-        (b"Report-ID: 2d6a3c1e-7781@", b"Report-ID: 2d6a3c1e-7782@"),
-    )
+    second = second_xarf(tmp_path)
     [line] = ingest(cli, T0, second)
     assert line["case_id"] == first["case_id"]
     return int(first["case_id"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.cases.scenario import Run, at, case, events, ingest, outbox, variant
+from tests.cases.scenario import Run, at, case, events, ingest, outbox, second_xarf, variant
 from tests.conftest import COMPLAINTS, json_lines
 from trustdesk.cases.replies import read_reply
 from trustdesk.timeutil import parse_instant
@@ -167,12 +167,7 @@ def test_a_reply_to_a_merged_case_reaches_the_case_it_was_merged_into(
     cli: Run, tmp_path: Path
 ) -> None:
     [first] = ingest(cli, T0, COMPLAINTS / "xarf_login_attack.eml")
-    second = variant(
-        tmp_path,
-        "xarf_login_attack.eml",
-        (b"<xarf-7781@", b"<xarf-7782@"),
-        (b"Report-ID: 2d6a3c1e-7781@", b"Report-ID: 2d6a3c1e-7782@"),
-    )
+    second = second_xarf(tmp_path)
     [line] = ingest(cli, T0, second)
     split = at(
         cli,
