@@ -13,7 +13,7 @@ import pytest
 
 from tests.cases.scenario import Run, at, case, events, ingest, outbox, second_xarf, variant
 from tests.conftest import COMPLAINTS, json_lines
-from trustdesk.cases.replies import read_reply
+from trustdesk.cases.replies import might_be_reply, read_reply
 from trustdesk.timeutil import parse_instant
 
 T0 = "2026-10-20T13:05:00+09:00"
@@ -224,7 +224,13 @@ def test_read_reply_reads_the_clues() -> None:
     ],
 )
 def test_what_is_never_a_reply(raw: bytes) -> None:
-    assert read_reply(raw) is None
+    assert read_reply(raw) is None and not might_be_reply(raw)
+
+
+def test_the_header_check_finds_the_clues_read_reply_reads() -> None:
+    assert might_be_reply(b"Subject: =?utf-8?b?UmU6IFtURC0wMDAxMjNd?=\r\n\r\nx")
+    assert might_be_reply(b"Subject: hi\r\nIn-Reply-To: <a@b.example>\r\n\r\nx")
+    assert not might_be_reply((COMPLAINTS / "static_direct.eml").read_bytes())
 
 
 def test_a_from_with_several_addresses_identifies_nobody() -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses
 
 from trustdesk.intake import mail
@@ -39,6 +41,22 @@ class ReplyMail:
     @property
     def has_clues(self) -> bool:
         return bool(self.refers_to or self.case_numbers)
+
+
+def might_be_reply(data: bytes) -> bool:
+    """Whether ``data`` is a mail whose headers carry a reply's clues, read from the headers
+    alone: intake asks this of every document, and most are complaints, not replies."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:1] in (b"{", b"[") or not mail.looks_like_mail(head):
+        return False
+    headers = BytesHeaderParser(policy=compat32).parsebytes(mail.strip_envelope_line(head))
+    if _is_report(headers):
+        return False
+    clues = [mail.decode_words(str(value)) for value in headers.get_all("Subject", [])]
+    clues += [
+        str(value) for name in ("In-Reply-To", "References") for value in headers.get_all(name, [])
+    ]
+    return any(_REFERENCE.search(text) or _MESSAGE_ID.search(text) for text in clues)
 
 
 def read_reply(data: bytes) -> ReplyMail | None:

@@ -458,6 +458,8 @@ def claim_reply(
 ) -> Outcome | None:
     """Intake's ``claim`` hook: a mail that answers a notice is recorded with its case, and
     is not parsed as a new complaint; anything else is left to intake (None)."""
+    if not replies.might_be_reply(content):
+        return None
     reply = replies.read_reply(content)
     if reply is None or not reply.has_clues:
         return None
