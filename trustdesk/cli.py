@@ -34,10 +34,10 @@ from trustdesk.access.roles import ROLES
 from trustdesk.attribution.importing import KINDS, import_lines
 from trustdesk.attribution.models import Subscriber
 from trustdesk.attribution.service import Attributor
-from trustdesk.cases import runner, workflows
+from trustdesk.cases import provisioning, runner, workflows
 from trustdesk.cases import schemas as case_schemas
 from trustdesk.cases import service as cases
-from trustdesk.cases.models import Case, Notice
+from trustdesk.cases.models import Case, EnforcementAction, Notice
 from trustdesk.cases.policy import Policy, load_policy
 from trustdesk.fraud import known as fraud_known
 from trustdesk.fraud import merchants as fraud_merchants
@@ -309,6 +309,7 @@ def ingest(
             runtime.now(),
             _actor(),
             _open_cases(runtime),
+            claim=_claim_replies(runtime),
         ):
             failed |= outcome.error is not None
             _report_outcome(outcome, as_json)
@@ -322,9 +323,19 @@ def _open_cases(runtime: Runtime) -> intake.AfterRecord:
     return cases.case_opener(runtime.policy, runtime.settings.provider, runtime.now(), _actor())
 
 
+def _claim_replies(runtime: Runtime) -> intake.ClaimDocument:
+    """A mail answering a case's notice is recorded with its case, not read as a complaint."""
+    return cases.reply_claimer(runtime.settings.provider, runtime.now(), _actor())
+
+
 def _report_outcome(outcome: intake.Outcome, as_json: bool) -> None:
     if as_json:
         _emit(outcome.as_json())
+    elif outcome.reply_id is not None:
+        out.print(
+            f"{outcome.document}: reply {outcome.reply_id} to case {outcome.case_id}",
+            highlight=False,
+        )
     elif outcome.error:
         err.print(f"[red]failed[/red] {outcome.document}: {outcome.error}", highlight=False)
     else:
@@ -357,6 +368,7 @@ def intake_retry(
         _actor(),
         include_failed=failed,
         after_record=_open_cases(runtime),
+        claim=_claim_replies(runtime),
     )
     runner.deliver(runtime.factory, runtime.settings, runtime.now())
     for outcome in outcomes:
@@ -515,6 +527,7 @@ def _load_demo(runtime: Runtime) -> None:
             runtime.now(),
             _actor(),
             _open_cases(runtime),
+            claim=_claim_replies(runtime),
         ):
             _report_outcome(outcome, as_json=False)
     runner.deliver(runtime.factory, runtime.settings, runtime.now())
@@ -599,6 +612,34 @@ def cases_show(
     out.print(f"  next: {', '.join(line['allowed_events']) or '-'}", highlight=False)
 
 
+CASE_ERRORS = (cases.CaseNotFound, cases.CaseOperationRefused, workflows.InvalidTransition)
+
+
+def _case_operation(
+    runtime: Runtime, case_id: str, operation: Callable[[Session, Case], Any], as_json: bool
+) -> None:
+    """Run ``operation`` on the case in one transaction, deliver what it queued, print the case.
+
+    Domain errors exit with status 1 and their message."""
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            case = cases.get_case(session, case_id)
+            shown = operation(session, case)
+            session.flush()
+            line = case_schemas.case_json(session, shown if isinstance(shown, Case) else case)
+    except CASE_ERRORS as exc:
+        raise _fail(str(exc), 1) from exc
+    runner.deliver(runtime.factory, runtime.settings, runtime.now())
+    if as_json:
+        _emit(line)
+    else:
+        out.print(
+            f"{line['reference']}: {line['state']}"
+            + (f" (assigned to {line['assignee']})" if line["assignee"] else ""),
+            highlight=False,
+        )
+
+
 @cases_app.command("decide")
 def cases_decide(
     ctx: typer.Context,
@@ -619,22 +660,109 @@ def cases_decide(
         raise _fail(
             f"unknown action {action!r}; one of {', '.join(sorted(workflows.OPERATOR_EVENTS))}"
         )
+    _case_operation(
+        runtime,
+        case_id,
+        lambda session, case: cases.apply(
+            session, case, action, _actor(), runtime.now(), runtime.settings.provider, note
+        ),
+        as_json,
+    )
+
+
+@cases_app.command("merge")
+def cases_merge(
+    ctx: typer.Context,
+    into: Annotated[str, typer.Argument(help="The case that stays")],
+    other: Annotated[str, typer.Argument(help="The case merged into it (closed as merged)")],
+    note: Annotated[str | None, typer.Option(help="Why, for the timeline")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Merge case OTHER into case INTO: complaints and replies move, OTHER closes."""
+    runtime = _runtime(ctx)
+
+    def merge(session: Session, survivor: Case) -> Case:
+        absorbed = cases.get_case(session, other)
+        now, provider = runtime.now(), runtime.settings.provider
+        return cases.merge(session, survivor, absorbed, _actor(), now, provider, note)
+
+    _case_operation(runtime, into, merge, as_json)
+
+
+@cases_app.command("split")
+def cases_split(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="The case to split")],
+    complaints: Annotated[str, typer.Option(help="Complaint numbers to move, e.g. 3,4")],
+    note: Annotated[str | None, typer.Option(help="Why, for the timeline")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Move complaints into a new case, which opens like any new case; prints the new case."""
+    runtime = _runtime(ctx)
     try:
-        with db.unit_of_work(runtime.factory) as session:
-            case = cases.get_case(session, case_id)
-            cases.apply(
-                session, case, action, _actor(), runtime.now(), runtime.settings.provider, note
-            )
-            line = case_schemas.case_json(session, case)
-    except cases.CaseNotFound as exc:
-        raise _fail(str(exc), 1) from exc
-    except workflows.InvalidTransition as exc:
-        raise _fail(str(exc), 1) from exc
-    runner.deliver(runtime.factory, runtime.settings, runtime.now())
-    if as_json:
-        _emit(line)
-    else:
-        out.print(f"{line['reference']}: {line['state']}", highlight=False)
+        wanted = [int(part) for part in complaints.split(",") if part.strip()]
+    except ValueError as exc:
+        raise _fail(f"--complaints takes numbers separated by commas, not {complaints!r}") from exc
+    _case_operation(
+        runtime,
+        case_id,
+        lambda session, case: cases.split(
+            session, case, wanted, _actor(), runtime.now(), runtime.settings.provider, note
+        ),
+        as_json,
+    )
+
+
+@cases_app.command("assign")
+def cases_assign(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="Case number or reference")],
+    user: Annotated[str, typer.Argument(help="Who handles the case; - for nobody")],
+    note: Annotated[str | None, typer.Option(help="Why, for the timeline")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reassign a case (recorded in its timeline)."""
+    runtime = _runtime(ctx)
+    assignee = None if user == "-" else user
+    _case_operation(
+        runtime,
+        case_id,
+        lambda session, case: cases.assign(session, case, assignee, _actor(), runtime.now(), note),
+        as_json,
+    )
+
+
+@cases_app.command("reply")
+def cases_reply(
+    ctx: typer.Context,
+    case_id: Annotated[str, typer.Argument(help="Case number or reference")],
+    file: Annotated[
+        Path, typer.Option("--file", exists=True, dir_okay=False, help="The reply (mail or text)")
+    ],
+    role: Annotated[
+        str, typer.Option(help="Who wrote it, as the operator judged: subscriber or complainant")
+    ] = "subscriber",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Record a reply received outside the abuse mailbox; kept as evidence with the case."""
+    runtime = _runtime(ctx)
+    data = file.read_bytes()
+    _case_operation(
+        runtime,
+        case_id,
+        lambda session, case: cases.record_reply_file(
+            session,
+            case,
+            data,
+            file.name,
+            role,
+            _actor(),
+            runtime.now(),
+            runtime.settings.provider,
+            runtime.settings.intake.max_document_bytes,
+        ),
+        as_json,
+    )
 
 
 @subscribers_app.command("show")
@@ -667,6 +795,14 @@ def subscribers_show(
         f"{line['balance_yen']:,} 円 — cases {line['cases']}",
         highlight=False,
     )
+    for action in line["actions"]:
+        if action["status"] != "done":
+            out.print(
+                f"  action {action['action_id']} {action['action']}: {action['status']}"
+                + (f" — {action['last_error']}" if action["last_error"] else ""),
+                highlight=False,
+                markup=False,
+            )
 
 
 @outbox_app.command("list")
@@ -695,15 +831,18 @@ def outbox_list(
 
 @app.command()
 def tick(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Run once whatever is due now: deadlines that fell due, then the outbox."""
+    """Run once whatever is due now: deadlines that fell due, the outbox, then the actions."""
     runtime = _runtime(ctx)
     report = runner.tick(runtime.factory, runtime.settings, runtime.now())
+    for problem in report.errors:
+        err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
     if as_json:
         _emit(asdict(report))
     else:
         out.print(
             f"{report.deadlines} deadlines run, {report.sent} notices sent, "
-            f"{report.kept} kept, {report.failed} failed",
+            f"{report.kept} kept, {report.failed} failed; actions: {report.actions_done} done, "
+            f"{report.actions_retrying} to retry, {report.actions_failed} failed",
             highlight=False,
         )
 
@@ -714,15 +853,69 @@ def worker(
     interval: Annotated[float, typer.Option(help="Seconds between runs")] = 30.0,
     once: Annotated[bool, typer.Option(help="Run one tick and stop")] = False,
 ) -> None:
-    """Run deadlines and deliver notices as they fall due, until interrupted."""
+    """Run deadlines, deliver notices and hand over actions as they fall due, until
+    interrupted; failed hand-overs are retried with backoff."""
     runtime = _runtime(ctx)
     while True:
         report = runner.tick(runtime.factory, runtime.settings, runtime.now())
-        if report.deadlines or report.sent or report.failed or report.retried:
+        if any(value for value in asdict(report).values()):
             err.print(f"{iso_jst(runtime.now())}: {asdict(report)}", highlight=False)
         if once:
             return
         time.sleep(interval)
+
+
+actions_app = typer.Typer(no_args_is_help=True, help="Enforcement actions and their hand-over.")
+app.add_typer(actions_app, name="actions")
+
+
+@actions_app.command("list")
+def actions_list(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="Only pending, done, failed or kept actions")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every enforcement action with where its hand-over to provisioning stands."""
+    query = select(EnforcementAction).order_by(EnforcementAction.id)
+    if status:
+        query = query.where(EnforcementAction.status == status)
+    with db.unit_of_work(_runtime(ctx).factory) as session:
+        lines = [case_schemas.action_json(action) for action in session.scalars(query)]
+    for line in lines:
+        if as_json:
+            _emit(line)
+        else:
+            out.print(
+                f"{line['action_id']}\t{line['action']}\t{line['subscriber_id'] or '-'}\t"
+                f"case {line['case_id']}\t{line['status']}\tattempts {line['attempts']}\t"
+                f"{line['last_error'] or ''}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@actions_app.command("retry")
+def actions_retry(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Hand a failed action to provisioning again now (and at later ticks if it fails)."""
+    runtime = _runtime(ctx)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            provisioning.retry(session, action_id, _actor(), runtime.now())
+    except (cases.ActionNotFound, cases.CaseOperationRefused) as exc:
+        raise _fail(str(exc), 1) from exc
+    provisioning.hand_over(runtime.factory, runtime.settings.provisioning, runtime.now())
+    with db.unit_of_work(runtime.factory) as session:
+        line = case_schemas.action_json(session.get_one(EnforcementAction, action_id))
+    if as_json:
+        _emit(line)
+    else:
+        out.print(f"action {action_id}: {line['status']} {line['last_error'] or ''}")
 
 
 # -- operators, API keys, the server ------------------------------------------------------------
@@ -914,6 +1107,7 @@ def _start_mailbox(runtime: Runtime, host: str, port: int) -> MailboxServer:
         runtime.now,
         after_record=lambda now: cases.case_opener(runtime.policy, settings.provider, now, "smtp"),
         after_processing=lambda now: runner.deliver(runtime.factory, settings, now),
+        claim=lambda now: cases.reply_claimer(settings.provider, now, "smtp"),
     )
     server = MailboxServer(mailbox, host, port)
     server.start()

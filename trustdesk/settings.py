@@ -186,6 +186,58 @@ class FraudSettings(BaseModel):
     )
 
 
+class ProvisioningSettings(BaseModel):
+    """Where enforcement actions (suspend, resume, terminate, takedown) are handed over to the
+    provider's provisioning (cases.provisioning). Neither set: actions are kept for hand work."""
+
+    command: list[str] | None = Field(
+        None,
+        description="argv of a program that carries out one action: it gets the action as JSON on "
+        "stdin; exit status 0 means done, anything else a failure tried again later",
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="http(s) URL that receives each action as a JSON POST; a 2xx answer means "
+        "done, anything else (or no answer in time) a failure tried again later",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="When set, each POST carries X-Trustdesk-Signature: sha256=<HMAC-SHA256 of "
+        "the body with this secret> so the receiver can tell it came from trustdesk",
+    )
+    timeout: float = Field(
+        30.0, gt=0, description="Seconds one hand-over may take before it counts as failed"
+    )
+    max_attempts: int = Field(
+        8,
+        ge=1,
+        description="Attempts before an action is marked failed; a failed action stays visible "
+        "(trustdesk actions list) and is handed over again only by `trustdesk actions retry`",
+    )
+    backoff_seconds: float = Field(
+        60.0, gt=0, description="Wait before the second attempt; doubled after each failure"
+    )
+    max_backoff_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Longest wait between two attempts"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ProvisioningSettings:
+        if self.command is not None and self.webhook_url is not None:
+            raise ValueError("provisioning: set command or webhook_url, not both")
+        if self.command is not None and not self.command:
+            raise ValueError("provisioning.command is an argv list and cannot be empty")
+        if self.webhook_url is not None and not self.webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("provisioning.webhook_url must be an http:// or https:// URL")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return self.command is not None or self.webhook_url is not None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRUSTDESK_", env_nested_delimiter="__", extra="ignore"
@@ -205,6 +257,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
     fraud: FraudSettings = Field(default_factory=FraudSettings)  # type: ignore[arg-type]
+    provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)  # type: ignore[arg-type]
     policy_file: str | None = Field(
         None,
         description="policy.toml with the deadlines and amounts cases run under; unset means "

@@ -6,68 +6,12 @@ Each scenario drives the real CLI against the real database; notices go to a rea
 
 from __future__ import annotations
 
-import email
-from collections.abc import Callable, Iterator
-from email.policy import default
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.smtp import Envelope, Session
 
-from tests.conftest import COMPLAINTS, json_lines
-from tests.smtpd import EphemeralController
-
-Run = Callable[..., Any]
-
-
-class Inbox:
-    """An SMTP handler that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        data = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.messages.append(email.message_from_bytes(data, policy=default))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = EphemeralController(inbox)
-    controller.start()
-    try:
-        monkeypatch.setenv("TRUSTDESK_SMTP__HOST", "127.0.0.1")
-        monkeypatch.setenv("TRUSTDESK_SMTP__PORT", str(controller.port))
-        yield inbox
-    finally:
-        controller.stop()
-
-
-def at(cli: Run, now: str, *args: str) -> Any:
-    result = cli("--now", now, *args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def ingest(cli: Run, now: str, path: Path) -> list[dict[str, Any]]:
-    return json_lines(at(cli, now, "ingest", "--json", str(path)).stdout)
-
-
-def case(cli: Run, case_id: int) -> dict[str, Any]:
-    [line] = json_lines(cli("cases", "show", str(case_id), "--json").stdout)
-    return line
-
-
-def subscriber(cli: Run, subscriber_id: str) -> dict[str, Any]:
-    [line] = json_lines(cli("subscribers", "show", subscriber_id, "--json").stdout)
-    return line
-
-
-def outbox(cli: Run) -> list[dict[str, Any]]:
-    return json_lines(cli("outbox", "list", "--json").stdout)
+from tests.cases.scenario import Inbox, Run, at, case, ingest, outbox, subscriber
+from tests.conftest import COMPLAINTS
 
 
 @pytest.mark.usefixtures("examplenet")

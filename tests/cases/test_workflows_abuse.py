@@ -178,11 +178,20 @@ def test_a_terminated_case_accepts_nothing() -> None:
     ("state", "events"),
     [
         ("new", ("open",)),
-        ("notified", ("complaint", "deadline", "escalate", "malicious", "reply", "terminate")),
-        ("under_review", ("complaint", "escalate", "malicious", "resolve", "terminate")),
-        ("deleted", ("complaint", "deadline", "escalate", "malicious", "reply", "terminate")),
-        ("suspended", ("complaint", "deadline", "escalate", "reinstate", "reply", "terminate")),
-        ("resolved", ("close", "complaint", "reopen")),
+        (
+            "notified",
+            ("complaint", "deadline", "escalate", "malicious", "merged", "reply", "terminate"),
+        ),
+        ("under_review", ("complaint", "escalate", "malicious", "merged", "resolve", "terminate")),
+        (
+            "deleted",
+            ("complaint", "deadline", "escalate", "malicious", "merged", "reply", "terminate"),
+        ),
+        (
+            "suspended",
+            ("complaint", "deadline", "escalate", "merged", "reinstate", "reply", "terminate"),
+        ),
+        ("resolved", ("close", "complaint", "merged", "reopen")),
         ("closed", ("reopen",)),
         ("terminated", ()),
     ],

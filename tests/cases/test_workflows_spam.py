@@ -30,7 +30,7 @@ from trustdesk.timeutil import JST, NaiveTimeError
 POLICY = Policy()
 T0 = datetime(2026, 10, 20, 10, 0, tzinfo=JST)
 FEE = 3300
-SYSTEM_EVENTS = frozenset({"open", "complaint", "deadline"})
+SYSTEM_EVENTS = frozenset({"open", "complaint", "deadline", "merged"})
 EVENTS = tuple(sorted(SYSTEM_EVENTS | OPERATOR_EVENTS | {"no-such-event"}))
 
 
@@ -419,11 +419,11 @@ def test_seed_001_bill_reasons_cite_the_step() -> None:
     ("state", "events"),
     [
         ("new", ("open",)),
-        ("awaiting_reply", ("complaint", "deadline", "malicious", "reply", "terminate")),
-        ("under_review", ("complaint", "malicious", "reply", "resolve", "terminate")),
-        ("suspended", ("complaint", "reinstate", "reply", "terminate")),
-        ("reinstated", ("close", "complaint", "malicious", "terminate")),
-        ("resolved", ("close", "complaint", "reopen")),
+        ("awaiting_reply", ("complaint", "deadline", "malicious", "merged", "reply", "terminate")),
+        ("under_review", ("complaint", "malicious", "merged", "reply", "resolve", "terminate")),
+        ("suspended", ("complaint", "merged", "reinstate", "reply", "terminate")),
+        ("reinstated", ("close", "complaint", "malicious", "merged", "terminate")),
+        ("resolved", ("close", "complaint", "merged", "reopen")),
         ("closed", ("reopen",)),
         ("terminated", ()),
     ],
@@ -458,3 +458,28 @@ def test_every_table_event_is_a_system_or_an_operator_event() -> None:
 @given(st.data())
 def test_random_spam_event_sequences(data: st.DataObject) -> None:
     random_walk(data, "spam")
+
+
+def test_seed_001_step4_a_shortfall_of_the_advance_is_billed_on_reinstatement() -> None:
+    """The fee was unknown at suspension (0 yen billed); once known, reinstating bills what the
+    3 months in advance lacked, besides the reconnection fee."""
+    case, _ = advance(case_of("spam", monthly_fee_yen=None), "open", T0)
+    case, _ = advance(case, "deadline", D72)
+    assert sum(case.billed_yen.values()) == 0
+    _, step = advance(replace(case, monthly_fee_yen=FEE), "reinstate", D72 + timedelta(days=1))
+    bills = [(e.kind, e.amount_yen) for e in step.effects if isinstance(e, Bill)]
+    assert bills == [("reconnection", 10800), ("spam_damages", 6600), ("spam_handling", 3300)]
+    assert all(
+        e.reason.startswith("seed 001 step 4: shortfall of 2 months")
+        for e in step.effects
+        if isinstance(e, Bill) and e.kind == "spam_damages"
+    )
+    assert "shortfall" in step.note
+    _, paid = advance(
+        case_of(
+            "spam", state="suspended", billed_yen={"spam_damages": 6600, "spam_handling": 3300}
+        ),
+        "reinstate",
+        T0,
+    )
+    assert [e.kind for e in paid.effects if isinstance(e, Bill)] == ["reconnection"]

@@ -206,7 +206,8 @@ def test_seed_000_2_incomplete_documents_are_supplemented_then_the_sender_is_ask
         case_of("takedown", documents=missing),
         [
             Expect("open", AT, "awaiting_documents", None, supplement),
-            Expect("complaint", LATER, "awaiting_documents", None),
+            # a further request about the same content is the supplement: checked again
+            Expect("complaint", LATER, "awaiting_documents", None, supplement),
             Expect("supplement", LATER, "awaiting_documents", None, supplement),
         ],
     )
@@ -226,6 +227,17 @@ def test_seed_000_2_incomplete_documents_are_supplemented_then_the_sender_is_ask
             )
         ],
     )
+
+
+def test_seed_000_4_a_sender_who_wrote_is_not_taken_down_for_silence() -> None:
+    """An answer in time stops the inquiry clock: the operator reads it and records it."""
+    case, _ = advance(case_of("takedown"), "open", AT)
+    case, step = advance(case, "reply", LATER)
+    assert (step.state, step.deadline_at, step.effects) == ("sender_answered", None, ())
+    assert_refused(case, "deadline")
+    play(case, [Expect("sender-objected", LATER, "awaiting_judgement", None)])
+    warned, _ = advance(advance(case_of("takedown"), "open", AT)[0], "warn-silent-sender", LATER)
+    assert transition(warned, "reply", WARNED_AT, POLICY).state == "sender_answered"
 
 
 def test_seed_002_9_2_the_warning_never_shortens_the_inquiry_period() -> None:
@@ -260,12 +272,14 @@ def test_reopening_checks_the_site_and_documents_again() -> None:
     ("state", "events"),
     [
         ("received", ("open",)),
-        ("awaiting_documents", ("complaint", "supplement")),
+        ("awaiting_documents", ("complaint", "merged", "supplement")),
         (
             "awaiting_sender",
             (
                 "complaint",
                 "deadline",
+                "merged",
+                "reply",
                 "sender-agreed",
                 "sender-objected",
                 "sender-removed",
@@ -274,15 +288,34 @@ def test_reopening_checks_the_site_and_documents_again() -> None:
         ),
         (
             "sender_warned",
-            ("complaint", "deadline", "sender-agreed", "sender-objected", "sender-removed"),
+            (
+                "complaint",
+                "deadline",
+                "merged",
+                "reply",
+                "sender-agreed",
+                "sender-objected",
+                "sender-removed",
+            ),
+        ),
+        (
+            "sender_answered",
+            ("complaint", "merged", "sender-agreed", "sender-objected", "sender-removed"),
         ),
         (
             "awaiting_judgement",
-            ("complaint", "confirm-infringement", "reject", "sender-agreed", "sender-removed"),
+            (
+                "complaint",
+                "confirm-infringement",
+                "merged",
+                "reject",
+                "sender-agreed",
+                "sender-removed",
+            ),
         ),
-        ("taken_down", ("close", "complaint")),
-        ("sender_silent", ("close", "complaint", "suspend-sender", "terminate")),
-        ("sender_suspended", ("complaint", "reinstate", "terminate")),
+        ("taken_down", ("close", "complaint", "merged")),
+        ("sender_silent", ("close", "complaint", "merged", "suspend-sender", "terminate")),
+        ("sender_suspended", ("complaint", "merged", "reinstate", "terminate")),
         ("closed_not_ours", ("close", "reopen")),
         ("closed_removed", ("close", "reopen")),
         ("closed_no_action", ("close", "reopen")),

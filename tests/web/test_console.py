@@ -261,15 +261,28 @@ def test_the_privacy_officer_reads_and_exports_the_audit_trail(
 
 
 def test_every_message_has_both_languages_and_every_state_a_label() -> None:
-    from trustdesk.cases import workflow_abuse, workflow_spam, workflow_takedown, workflows
+    from trustdesk.cases import (
+        workflow_abuse,
+        workflow_spam,
+        workflow_takedown,
+        workflow_traffic,
+        workflows,
+    )
 
     for key, (ja, en) in i18n.MESSAGES.items():
         assert ja.strip() and en.strip(), key
     states = {
-        s for module in (workflow_spam, workflow_takedown, workflow_abuse) for s, _ in module.TABLE
+        s
+        for module in (workflow_spam, workflow_takedown, workflow_abuse, workflow_traffic)
+        for s, _ in module.TABLE
     }
     assert states <= set(i18n.STATES)
-    assert set(workflows.OPERATOR_EVENTS) <= set(i18n.EVENTS)
+    events = {
+        e
+        for module in (workflow_spam, workflow_takedown, workflow_abuse, workflow_traffic)
+        for _, e in module.TABLE
+    }
+    assert set(workflows.OPERATOR_EVENTS) | events <= set(i18n.EVENTS)
 
 
 def test_the_admin_manages_operators_and_keys_but_reads_no_case(

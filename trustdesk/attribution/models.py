@@ -41,6 +41,7 @@ class Subscriber(Base):
     monthly_fee_yen: Mapped[int | None] = mapped_column(Integer)
     started_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    lang: Mapped[str] = mapped_column(String(5), default="ja")  # notices' language: ja | en
     radius_user: Mapped[str | None] = mapped_column(String(253), index=True, unique=True)
 
 

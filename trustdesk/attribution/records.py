@@ -53,6 +53,7 @@ class SubscriberRow:
     started_on: date | None = None
     status: SubscriberStatus = "active"
     radius_user: str | None = None
+    lang: str = "ja"  # the language of the notices they get (cases.notices): ja | en
 
 
 @dataclass(frozen=True)

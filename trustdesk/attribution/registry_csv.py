@@ -40,6 +40,7 @@ Fields = dict[str, str | None]
 
 _HEADER_LINE = 1
 _STATUSES: tuple[SubscriberStatus, ...] = ("active", "suspended", "terminated")
+_LANGUAGES = ("ja", "en")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _YEN = re.compile(r"[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -72,6 +73,7 @@ _SUBSCRIBERS = _Layout(
         "started_on",
         "status",
         "radius_user",
+        "lang",
     ),
 )
 _ASSIGNMENTS = _Layout(required=("subscriber_id", "prefix", "valid_from"), optional=("valid_to",))
@@ -131,6 +133,7 @@ def _subscriber(fields: Fields) -> SubscriberRow:
         started_on=_date(fields, "started_on"),
         status=_status(fields, "status"),
         radius_user=fields["radius_user"],
+        lang=_lang(fields, "lang"),
     )
 
 
@@ -297,6 +300,14 @@ def _status(fields: Fields, column: str) -> SubscriberStatus:
     if value not in _STATUSES:
         raise _InvalidField(f"{column} {fields[column]!r} is not one of {', '.join(_STATUSES)}")
     return cast(SubscriberStatus, value)
+
+
+def _lang(fields: Fields, column: str) -> str:
+    """The notices' language; Japanese unless the file says English (cases.notices)."""
+    value = (fields[column] or "ja").lower()
+    if value not in _LANGUAGES:
+        raise _InvalidField(f"{column} {fields[column]!r} is not one of {', '.join(_LANGUAGES)}")
+    return value
 
 
 def _instant(fields: Fields, column: str) -> datetime | None:

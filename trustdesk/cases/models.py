@@ -35,6 +35,9 @@ class Case(Base):
     device: Mapped[bool] = mapped_column(Boolean, default=False)
     election: Mapped[bool] = mapped_column(Boolean, default=False)
     assignee: Mapped[str | None] = mapped_column(String(100))
+    # Set when an operator merged this case into another (cases.service.merge); the state is
+    # then "closed_merged", reached through the workflow like every other state.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
     @property
     def reference(self) -> str:
@@ -102,7 +105,34 @@ class EnforcementAction(Base):
     action: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending (to hand over, again at next_attempt_at after a failure) | done | failed (gave up
+    # after provisioning.max_attempts; `trustdesk actions retry` hands it over again) | kept (no
+    # provisioning configured: carried out by hand)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CaseReply(Base):
+    """A mail that answers a case's notice (or an operator's record of one): evidence kept with
+    the case. The raw mail stays in ``intake_documents``; ``verified`` says whether the From
+    address is one the case's notices went to, the only way a reply counts as the recipient's.
+    """
+
+    __tablename__ = "case_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("intake_documents.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    message_id: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(Text)
+    matched_by: Mapped[str] = mapped_column(String(20))  # message-id | reference | operator
+    sender_role: Mapped[str | None] = mapped_column(String(20))  # subscriber | complainant
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    text: Mapped[str] = mapped_column(Text)  # the reply's readable text, for the console

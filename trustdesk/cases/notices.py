@@ -209,6 +209,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # package files: compiled once, never stat'ed again per notice
     )
 
 
@@ -260,6 +261,8 @@ def _maybe(convert: Callable[[T], R], value: T | None) -> R | None:
 def _printable(line: str) -> str:
     """``line`` without control, format or surrogate characters (tabs kept): those could end a
     header line, reorder what the reader sees (bidi overrides) or hide text (zero-width)."""
+    if line.isprintable():  # the usual case, checked in C: no Cc, Cf or Cs character at all
+        return line
     return "".join(c for c in line if c == "\t" or unicodedata.category(c) not in _DROPPED)
 
 

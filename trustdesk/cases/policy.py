@@ -12,6 +12,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,17 @@ class Policy:
 
 
 SETTINGS: frozenset[str] = frozenset(item.name for item in fields(Policy)) - {"version"}
+
+
+def stored_policy(stored: dict[str, Any]) -> Policy:
+    """The policy a case stored (``asdict``), rebuilt once per distinct policy: the worker
+    rebuilds it for every case it advances."""
+    return _stored(tuple(sorted(stored.items())))
+
+
+@cache
+def _stored(items: tuple[tuple[str, Any], ...]) -> Policy:
+    return Policy(**dict(items))
 
 
 def load_policy(path: str | Path | None) -> Policy:

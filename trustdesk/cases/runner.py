@@ -1,32 +1,44 @@
 """Time-driven work: fire deadlines that fell due, deliver the outbox, hand over actions.
 
-Deadlines are stored, not slept on (issue 3): ``tick`` runs whatever is due at ``now`` once,
-each case in its own transaction; ``trustdesk worker`` calls it in a loop. It also finishes
-complaint documents stored but left unparsed for over a minute (a listener crashed, or its
-queue was full), as ``trustdesk intake retry`` would. Delivery happens
-after the state change committed, so a crash between the two leaves the notice pending in the
-outbox and the next run sends it (with its stable Message-ID, a receiver can drop a repeat).
+Deadlines are stored, not slept on (issue 3): ``tick`` runs whatever is due at ``now`` once;
+``trustdesk worker`` calls it in a loop. Due cases are taken in batches: one query loads a
+batch (locked with SKIP LOCKED on PostgreSQL, so two workers share the work), a few more load
+what every step of the batch needs (``facts.load_facts``), and the batch commits once — each
+case's step with its outbox rows and actions, all or nothing. A batch that fails to commit is
+redone one case per transaction, so one bad case cannot hold the others back.
+
+Last, it finishes complaint documents stored but left unparsed for over a minute (a listener
+crashed, or its queue was full), as ``trustdesk intake retry`` would.
+
+Delivery happens after the state change committed, so a crash between the two leaves the
+notice pending in the outbox and the next run sends it, with the Message-ID it was given when
+it was written (a receiver can drop a repeat).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustdesk.cases import workflows
+from trustdesk.cases import provisioning, workflows
+from trustdesk.cases.executor import Rows
+from trustdesk.cases.facts import load_facts, view
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
 from trustdesk.cases.policy import load_policy
-from trustdesk.cases.service import apply, case_opener, view_of
+from trustdesk.cases.service import apply, case_opener, reply_claimer
 from trustdesk.db import unit_of_work
 from trustdesk.intake.service import retry_pending
 from trustdesk.settings import Settings
 
 MAX_ATTEMPTS = 10
+BATCH = 500
+WORKER = "worker"
 # A document younger than this may still be on its way through the listener that stored it.
 PENDING_GRACE = timedelta(minutes=1)
 
@@ -37,40 +49,132 @@ class TickReport:
     sent: int = 0
     kept: int = 0
     failed: int = 0
+    actions_done: int = 0
+    actions_retrying: int = 0
+    actions_failed: int = 0
     retried: int = 0  # complaints (or failures) of documents finished late
+    errors: list[str] = field(default_factory=list)
 
 
-def tick(factory: sessionmaker[Session], settings: Settings, now: datetime) -> TickReport:
+def tick(
+    factory: sessionmaker[Session], settings: Settings, now: datetime, batch: int = BATCH
+) -> TickReport:
+    """Run once whatever is due at ``now``: deadlines, then the outbox, then the actions."""
     report = TickReport()
-    with unit_of_work(factory) as session:
-        due = session.scalars(
-            select(Case.id)
-            .where(Case.deadline_at <= now, Case.closed.is_(False))
-            .order_by(Case.deadline_at)
-        ).all()
-    for case_id in due:
-        with unit_of_work(factory) as session:
-            case = session.get_one(Case, case_id, with_for_update=True)
-            if case.deadline_at is None or case.deadline_at > now:
-                continue  # another worker got there first
-            if "deadline" in workflows.allowed_events(view_of(session, case)):
-                apply(session, case, "deadline", "worker", now, settings.provider)
-                report.deadlines += 1
+    run_deadlines(factory, settings, now, report, batch)
     deliver(factory, settings, now, report)
-    # Last, so that a document that breaks its parser cannot hold up deadlines and notices;
-    # what it records is delivered by the next tick.
-    opener = case_opener(load_policy(settings.policy_file), settings.provider, now, "worker")
+    handed = provisioning.hand_over(factory, settings.provisioning, now)
+    report.actions_done, report.actions_retrying = handed.done, handed.retrying
+    report.actions_failed = handed.failed
+    # Last, so that a document that breaks its parser cannot hold up deadlines, notices and
+    # actions; what it records is delivered by the next tick.
     report.retried = len(
         retry_pending(
             factory,
             settings,
             now,
-            "worker",
-            after_record=opener,
+            WORKER,
+            after_record=case_opener(
+                load_policy(settings.policy_file), settings.provider, now, WORKER
+            ),
             received_before=now - PENDING_GRACE,
+            claim=reply_claimer(settings.provider, now, WORKER),
         )
     )
     return report
+
+
+def run_deadlines(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    now: datetime,
+    report: TickReport,
+    batch: int = BATCH,
+) -> None:
+    """Fire every deadline that fell due by ``now``, in order, a batch per transaction.
+
+    Batches follow (deadline, id) from where the last one ended, so a case that does not
+    accept its deadline (or failed) is passed over instead of being selected again forever.
+    """
+    after: tuple[datetime, int] | None = None
+    while True:
+        ids: list[int] = []
+        try:
+            with unit_of_work(factory) as session:
+                cases = _due(session, now, after, batch)
+                if not cases:
+                    return
+                ids = [case.id for case in cases]
+                after = (cases[-1].deadline_at, cases[-1].id)  # type: ignore[assignment]
+                fired = _advance(session, cases, settings, now, report)
+        except SQLAlchemyError as exc:
+            if not ids:
+                raise
+            report.errors.append(f"batch from case {ids[0]} failed ({exc}); redone one by one")
+            fired = sum(_advance_one(factory, case_id, settings, now, report) for case_id in ids)
+        report.deadlines += fired
+
+
+def _due(
+    session: Session, now: datetime, after: tuple[datetime, int] | None, batch: int
+) -> list[Case]:
+    query = select(Case).where(Case.deadline_at <= now, Case.closed.is_(False))
+    if after is not None:
+        deadline, case_id = after
+        query = query.where(
+            or_(Case.deadline_at > deadline, and_(Case.deadline_at == deadline, Case.id > case_id))
+        )
+    query = query.order_by(Case.deadline_at, Case.id).limit(batch)
+    return list(session.scalars(query.with_for_update(skip_locked=True, of=Case)))
+
+
+def _advance(
+    session: Session, cases: list[Case], settings: Settings, now: datetime, report: TickReport
+) -> int:
+    """Fire the deadline of each case that accepts it; a case whose step cannot be built
+    (e.g. a notice missing a value) is reported and left as it was."""
+    facts = load_facts(session, cases)
+    rows = Rows()
+    fired = 0
+    for case in cases:
+        if "deadline" not in workflows.allowed_events(view(case, facts[case.id])):
+            continue
+        try:
+            apply(
+                session,
+                case,
+                "deadline",
+                WORKER,
+                now,
+                settings.provider,
+                None,
+                facts[case.id],
+                rows,
+            )
+        except ValueError as exc:  # raised before the step touched the session or the rows
+            report.errors.append(f"{case.reference}: {exc}")
+            continue
+        fired += 1
+    rows.write(session)
+    return fired
+
+
+def _advance_one(
+    factory: sessionmaker[Session],
+    case_id: int,
+    settings: Settings,
+    now: datetime,
+    report: TickReport,
+) -> int:
+    try:
+        with unit_of_work(factory) as session:
+            case = session.get_one(Case, case_id, with_for_update=True)
+            if case.closed or case.deadline_at is None or case.deadline_at > now:
+                return 0  # another worker got there first
+            return _advance(session, [case], settings, now, report)
+    except SQLAlchemyError as exc:
+        report.errors.append(f"case {case_id}: {exc}")
+        return 0
 
 
 def deliver(
@@ -81,6 +185,13 @@ def deliver(
 ) -> TickReport:
     """Send pending notices by SMTP when configured; without SMTP they stay kept in the outbox."""
     report = report or TickReport()
+    if settings.smtp.host is None:
+        with unit_of_work(factory) as session:
+            kept = session.execute(
+                update(Notice).where(Notice.status == "pending").values(status="kept")
+            )
+            report.kept += getattr(kept, "rowcount", 0) or 0
+        return report
     with unit_of_work(factory) as session:
         pending = session.scalars(
             select(Notice.id).where(Notice.status == "pending").order_by(Notice.id)
@@ -95,10 +206,6 @@ def deliver(
 
 
 def _deliver_one(notice: Notice, settings: Settings, now: datetime, report: TickReport) -> None:
-    if settings.smtp.host is None:
-        notice.status = "kept"
-        report.kept += 1
-        return
     assert notice.to_address is not None
     message = build_message(
         RenderedNotice(notice.subject, notice.body, notice.template, notice.lang),
@@ -111,7 +218,7 @@ def _deliver_one(notice: Notice, settings: Settings, now: datetime, report: Tick
         send(message, settings.smtp)
     except DeliveryError as exc:
         notice.last_error = str(exc)
-        if not getattr(exc, "temporary", False) or notice.attempts >= MAX_ATTEMPTS:
+        if not exc.temporary or notice.attempts >= MAX_ATTEMPTS:
             notice.status = "failed"
             report.failed += 1
         return

@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 from trustdesk.attribution.models import Subscriber
 from trustdesk.billing.models import LedgerEntry
 from trustdesk.cases import workflows
-from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
+from trustdesk.cases.models import (
+    Case,
+    CaseComplaint,
+    CaseReply,
+    EnforcementAction,
+    Notice,
+    TimelineEntry,
+)
 from trustdesk.cases.service import view_of
 from trustdesk.timeutil import iso_jst
 
@@ -31,6 +38,8 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
         "deadline_at": iso_jst(case.deadline_at),
         "policy_version": case.policy_version,
         "rung": case.rung,
+        "assignee": case.assignee,
+        "merged_into": case.merged_into,
         "complaints": list(
             session.scalars(
                 select(CaseComplaint.complaint_id)
@@ -66,6 +75,12 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
                 select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)
             )
         ],
+        "replies": [
+            reply_json(reply)
+            for reply in session.scalars(
+                select(CaseReply).where(CaseReply.case_id == case.id).order_by(CaseReply.id)
+            )
+        ],
         "allowed_events": list(workflows.allowed_events(view_of(session, case))),
     }
 
@@ -82,6 +97,7 @@ def case_summary(case: Case) -> dict[str, Any]:
         "opened_at": iso_jst(case.opened_at),
         "deadline_at": iso_jst(case.deadline_at),
         "policy_version": case.policy_version,
+        "assignee": case.assignee,
     }
 
 
@@ -98,6 +114,7 @@ def subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
         "plan": subscriber.plan,
         "monthly_fee_yen": subscriber.monthly_fee_yen,
         "status": subscriber.status,
+        "lang": subscriber.lang,
         "balance_yen": sum(entry.amount_yen for entry in ledger),
         "ledger": [_charge(entry) for entry in ledger],
         "actions": [
@@ -154,13 +171,37 @@ def _charge(entry: LedgerEntry) -> dict[str, Any]:
 
 
 def action_json(action: EnforcementAction) -> dict[str, Any]:
+    """An enforcement action and where its hand-over to provisioning stands."""
     return {
+        "action_id": action.id,
         "action": action.action,
         "status": action.status,
         "reason": action.reason,
         "case_id": action.case_id,
+        "subscriber_id": action.subscriber_id,
         "requested_at": iso_jst(action.requested_at),
         "done_at": iso_jst(action.done_at),
+        "attempts": action.attempts,
+        "last_error": action.last_error,
+        "next_attempt_at": iso_jst(action.next_attempt_at),
+    }
+
+
+def reply_json(reply: CaseReply) -> dict[str, Any]:
+    return {
+        "reply_id": reply.id,
+        "case_id": reply.case_id,
+        "document_id": reply.document_id,
+        "received_at": iso_jst(reply.received_at),
+        "recorded_by": reply.recorded_by,
+        "from": reply.from_address,
+        "subject": reply.subject,
+        "message_id": reply.message_id,
+        "matched_by": reply.matched_by,
+        "sender_role": reply.sender_role,
+        "verified": reply.verified,
+        "needs_review": reply.needs_review,
+        "text": reply.text,
     }
 
 

@@ -1,9 +1,12 @@
 """Running cases: a complaint opens or joins a case, events go through the workflow's one
 ``transition()``, and its effects are performed in the caller's transaction.
 
-Notices are rendered into the outbox and enforcement actions recorded in the same transaction
-as the state change that caused them (a crash loses neither); ``deliver`` sends the outbox
-after commit. Time is always passed in.
+``apply`` is the only place a case's state changes. The case-level operations an operator asks
+for (``merge``, ``split``, ``assign``, ``reopen``, ``record_reply``) write timeline entries and
+move complaints; whenever one of them changes a state it does so through ``apply``: a merged
+case closes by its workflow's ``merged`` event, a split-off case starts with ``open``. Every
+function takes the session and ``now`` and never commits; they raise the domain exceptions of
+``cases.exceptions`` and ``workflows.InvalidTransition``.
 """
 
 from __future__ import annotations
@@ -13,28 +16,29 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from trustdesk.attribution.models import Subscriber
-from trustdesk.billing.models import LedgerEntry
-from trustdesk.cases import workflows
-from trustdesk.cases.documents import check_takedown
-from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice
-from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
-from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
-from trustdesk.cases.policy import Policy
+from trustdesk.cases import replies, workflows
+from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
+from trustdesk.cases.executor import Rows, describe, perform
+from trustdesk.cases.facts import CaseFacts, load_facts, view
+from trustdesk.cases.models import (
+    Case,
+    CaseComplaint,
+    CaseReply,
+    EnforcementAction,
+    Notice,
+    TimelineEntry,
+)
+from trustdesk.cases.policy import Policy, stored_policy
 from trustdesk.cases.workflows import CaseView, Step
 from trustdesk.intake.models import Complaint
-from trustdesk.intake.service import Outcome, Recorded
+from trustdesk.intake.service import Outcome, Recorded, store_document
 from trustdesk.settings import ProviderSettings
 
+__all__ = ["ActionNotFound", "CaseNotFound", "CaseOperationRefused"]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a larger number names no case
-SUBSCRIBER_STATUS = {"suspend": "suspended", "resume": "active", "terminate": "terminated"}
-
-
-class CaseNotFound(LookupError):
-    pass
 
 
 def workflow_of(kind: str) -> tuple[workflows.Workflow, bool]:
@@ -64,58 +68,67 @@ def on_complaint(
 
     A complaint that names no subscriber (not ours, or only candidates) opens no case unless it
     is a takedown request, whose workflow answers "not our customer's site" itself (seed 000).
+    A takedown request joins an open case only about the same URL: another page is another
+    matter for the sender, and a second request about the same one is its supplement.
     """
     workflow, device = workflow_of(complaint.kind)
     if workflow != "takedown" and complaint.subscriber_id is None:
         return None
-    if workflow != "takedown":
-        joined = _join_open_case(session, complaint, workflow, policy, provider, now, actor)
+    if complaint.subscriber_id is not None:
+        joined = _join_open_case(session, complaint, workflow, provider, now, actor)
         if joined is not None:
             return joined
         if device and _recently_warned(session, complaint, policy, now):
             return None
-    case = Case(
+    case = _new_case(workflow, complaint.kind, complaint.subscriber_id, policy, now)
+    case.device, case.election = device, bool(complaint.details.get("election"))
+    session.add(case)
+    session.flush()
+    _link(session, case, [complaint.id], now)
+    apply(session, case, "open", actor, now, provider)
+    return case
+
+
+def _new_case(
+    workflow: str, kind: str, subscriber_id: str | None, policy: Policy, now: datetime
+) -> Case:
+    return Case(
         workflow=workflow,
-        kind=complaint.kind,
-        state=workflows.initial_state(workflow),
+        kind=kind,
+        state=workflows.initial_state(workflow),  # type: ignore[arg-type]
         closed=False,
-        subscriber_id=complaint.subscriber_id,
+        subscriber_id=subscriber_id,
         opened_at=now,
         policy_version=policy.version,
         policy=asdict(policy),
         rung=0,
-        device=device,
-        election=bool(complaint.details.get("election")),
+        device=False,
+        election=False,
     )
-    session.add(case)
-    session.flush()
-    _link(session, case, complaint, now)
-    apply(session, case, "open", actor, now, provider)
-    return case
 
 
 def _join_open_case(
     session: Session,
     complaint: Recorded,
     workflow: str,
-    policy: Policy,
     provider: ProviderSettings,
     now: datetime,
     actor: str,
 ) -> Case | None:
-    case = session.scalars(
-        select(Case)
-        .where(
-            Case.subscriber_id == complaint.subscriber_id,
-            Case.workflow == workflow,
-            Case.closed.is_(False),
+    query = select(Case).where(
+        Case.subscriber_id == complaint.subscriber_id,
+        Case.workflow == workflow,
+        Case.closed.is_(False),
+    )
+    if workflow == "takedown":
+        query = query.join(CaseComplaint, CaseComplaint.case_id == Case.id).join(
+            Complaint, Complaint.id == CaseComplaint.complaint_id
         )
-        .order_by(Case.id.desc())
-        .limit(1)
-    ).first()
+        query = query.where(Complaint.url == complaint.url)
+    case = session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
     if case is None or "complaint" not in workflows.allowed_events(view_of(session, case)):
         return None
-    _link(session, case, complaint, now)
+    _link(session, case, [complaint.id], now)
     apply(session, case, "complaint", actor, now, provider)
     return case
 
@@ -141,8 +154,10 @@ def _recently_warned(session: Session, complaint: Recorded, policy: Policy, now:
     )
 
 
-def _link(session: Session, case: Case, complaint: Recorded, now: datetime) -> None:
-    session.add(CaseComplaint(complaint_id=complaint.id, case_id=case.id, added_at=now))
+def _link(session: Session, case: Case, complaint_ids: Sequence[int], now: datetime) -> None:
+    session.add_all(
+        CaseComplaint(complaint_id=cid, case_id=case.id, added_at=now) for cid in complaint_ids
+    )
     session.flush()
 
 
@@ -154,227 +169,73 @@ def apply(
     now: datetime,
     provider: ProviderSettings,
     note: str | None = None,
+    facts: CaseFacts | None = None,
+    rows: Rows | None = None,
 ) -> Step:
     """Run one event through the case's workflow under the policy the case was opened with.
 
     The only place a case's state changes: the step's state, deadline and rung are set, the
     timeline entry written and the effects performed, all in the caller's transaction.
+    ``facts`` are the case's surroundings when the caller loaded them for a batch (the worker),
+    ``rows`` where it collects the batch's inserts (written by the caller); without them the
+    step loads its facts and writes its rows itself.
     Raises ``workflows.InvalidTransition`` when the event is not allowed in this state.
     """
-    policy = Policy(**case.policy)
+    if facts is None:
+        facts = load_facts(session, [case])[case.id]
+    policy = stored_policy(case.policy)
     before = case.state
-    step = workflows.transition(view_of(session, case), event, now, policy)
+    step = workflows.transition(view(case, facts), event, now, policy)
+    own = rows is None
+    rows = Rows() if rows is None else rows
+    perform(session, case, step, facts, now, provider, rows)
     case.state, case.deadline_at, case.closed = step.state, step.deadline_at, is_closed(step.state)
     if step.rung is not None:
         case.rung = step.rung
-    session.add(
-        TimelineEntry(
-            case_id=case.id,
-            at=now,
-            actor=actor,
-            event=event,
-            from_state=before,
-            to_state=step.state,
-            note=step.note + (f" — {note}" if note else ""),
-            detail={"effects": [_describe(effect) for effect in step.effects]},
-        )
+    rows.add(
+        TimelineEntry,
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        event=event,
+        from_state=before,
+        to_state=step.state,
+        note=step.note + (f" — {note}" if note else ""),
+        detail={"effects": [describe(effect) for effect in step.effects]},
     )
-    charges = [(e.kind, e.amount_yen) for e in step.effects if isinstance(e, Bill)]
-    # Charges and actions first, so that the notices of this step state them.
-    for effect in sorted(step.effects, key=lambda e: isinstance(e, SendNotice)):
-        _perform(session, case, effect, step, charges, now, provider)
-    session.flush()
+    if own:
+        rows.write(session)
     return step
+
+
+def record(
+    session: Session,
+    case: Case,
+    event: str,
+    actor: str,
+    now: datetime,
+    note: str,
+    detail: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    """A timeline entry for something done to the case that is not a state change (an
+    assignment, a merge on the surviving case, a reply the workflow does not act on)."""
+    entry = TimelineEntry(
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        event=event,
+        from_state=case.state,
+        to_state=case.state,
+        note=note,
+        detail=detail or {},
+    )
+    session.add(entry)
+    return entry
 
 
 def view_of(session: Session, case: Case) -> CaseView:
     """What the workflow may know about the case, gathered from the database."""
-    first = _complaints(session, case)[:1]
-    fee = (
-        session.scalar(
-            select(Subscriber.monthly_fee_yen).where(Subscriber.subscriber_id == case.subscriber_id)
-        )
-        if case.subscriber_id
-        else None
-    )
-    billed = dict(
-        session.execute(
-            select(LedgerEntry.kind, func.sum(LedgerEntry.amount_yen))
-            .where(LedgerEntry.case_id == case.id)
-            .group_by(LedgerEntry.kind)
-        ).all()
-    )
-    count = (
-        session.scalar(
-            select(func.count()).select_from(CaseComplaint).where(CaseComplaint.case_id == case.id)
-        )
-        or 0
-    )
-    documents: tuple[str, ...] = ()
-    if case.workflow == "takedown" and first:
-        details = first[0].details
-        documents = check_takedown(
-            details, bool(details.get("requester_is_agent")), case.opened_at, Policy(**case.policy)
-        )
-    return CaseView(
-        workflow=case.workflow,  # type: ignore[arg-type]
-        state=case.state,
-        opened_at=case.opened_at,
-        deadline_at=case.deadline_at,
-        monthly_fee_yen=fee,
-        billed_yen={k: int(v) for k, v in billed.items()},
-        complaints=count,
-        rung=case.rung,
-        election=case.election,
-        documents=documents,
-        in_network=bool(first and first[0].in_network and first[0].subscriber_id),
-        device=case.device,
-    )
-
-
-def _complaints(session: Session, case: Case, latest: bool = False) -> Sequence[Complaint]:
-    """The case's first complaint (or its latest): one row, not all of them, since a flood of
-    reports about one subscriber makes a case of thousands and each new one asks again."""
-    return session.scalars(
-        select(Complaint)
-        .join(CaseComplaint, CaseComplaint.complaint_id == Complaint.id)
-        .where(CaseComplaint.case_id == case.id)
-        .order_by(Complaint.id.desc() if latest else Complaint.id)
-        .limit(1)
-    ).all()
-
-
-def _describe(effect: Effect) -> dict[str, Any]:
-    return {"effect": type(effect).__name__, **asdict(effect)}
-
-
-def _perform(
-    session: Session,
-    case: Case,
-    effect: Effect,
-    step: Step,
-    charges: list[tuple[str, int]],
-    now: datetime,
-    provider: ProviderSettings,
-) -> None:
-    if isinstance(effect, Bill):
-        if case.subscriber_id is not None:
-            session.add(
-                LedgerEntry(
-                    subscriber_id=case.subscriber_id,
-                    case_id=case.id,
-                    kind=effect.kind,
-                    amount_yen=effect.amount_yen,
-                    reason=effect.reason,
-                    billed_at=now,
-                )
-            )
-    elif isinstance(effect, Enforce):
-        session.add(
-            EnforcementAction(
-                case_id=case.id,
-                subscriber_id=case.subscriber_id,
-                action=effect.action,
-                reason=effect.reason,
-                requested_at=now,
-                status="pending",
-            )
-        )
-        subscriber = session.get(Subscriber, case.subscriber_id) if case.subscriber_id else None
-        if subscriber is not None and effect.action in SUBSCRIBER_STATUS:
-            subscriber.status = SUBSCRIBER_STATUS[effect.action]
-    else:
-        _queue_notice(session, case, effect, step, charges, now, provider)
-
-
-def _queue_notice(
-    session: Session,
-    case: Case,
-    effect: SendNotice,
-    step: Step,
-    charges: list[tuple[str, int]],
-    now: datetime,
-    provider: ProviderSettings,
-) -> None:
-    """Render the notice into the outbox. The complainant's identity is never handed to the
-    template, except the requester's name in a takedown inquiry when they consented."""
-    complaints = _complaints(session, case, latest=True)
-    latest = complaints[-1] if complaints else None
-    subscriber = session.get(Subscriber, case.subscriber_id) if case.subscriber_id else None
-    who = latest.complainant if latest is not None else None
-    if effect.recipient == "subscriber":
-        name, address = (subscriber.name, subscriber.email) if subscriber else (None, None)
-    else:
-        name, address = (who.name, who.email) if who else (None, None)
-    consented = bool(who and who.consents_to_disclosure)
-    details = latest.details if latest is not None else {}
-    total = session.scalar(
-        select(func.sum(LedgerEntry.amount_yen)).where(LedgerEntry.case_id == case.id)
-    )
-    context = NoticeContext(
-        provider_name=provider.name,
-        abuse_mailbox=provider.abuse_mailbox,
-        case_reference=case.reference,
-        recipient_name=name,
-        deadline_at=step.deadline_at,
-        kind=case.kind,
-        category=latest.category if latest else case.kind,
-        source_ip=latest.source_ip if latest else None,
-        source_port=latest.source_port if latest else None,
-        observed_at=latest.observed_at if latest else None,
-        url=latest.url if latest else None,
-        information=_text(details.get("information")),
-        infringed_right=_text(details.get("infringed_right")),
-        reason=_text(details.get("reason")),
-        charges=tuple(charges),
-        total_billed_yen=int(total or 0),
-        missing_documents=view_of(session, case).documents,
-        requester_name=who.name
-        if (who and consented and effect.recipient == "subscriber")
-        else None,
-    )
-    rendered = render(effect.template, "ja", context)
-    add_to_outbox(
-        session, rendered, case.reference, effect.recipient, address, now, provider, case_id=case.id
-    )
-
-
-def add_to_outbox(
-    session: Session,
-    rendered: RenderedNotice,
-    reference: str,
-    recipient: str,
-    address: str | None,
-    now: datetime,
-    provider: ProviderSettings,
-    case_id: int | None = None,
-    complaint_id: int | None = None,
-) -> Notice:
-    """Keep a rendered notice in the outbox for ``deliver``, with a stable Message-ID that
-    names its ``reference`` (a case's, or a complaint's for a receipt)."""
-    notice = Notice(
-        case_id=case_id,
-        complaint_id=complaint_id,
-        template=rendered.template,
-        lang=rendered.lang,
-        recipient=recipient,
-        to_address=address,
-        subject=rendered.subject,
-        body=rendered.body,
-        message_id="",
-        created_at=now,
-        status="pending" if address else "undeliverable",
-        last_error=None if address else "no e-mail address on file",
-    )
-    session.add(notice)
-    session.flush()
-    domain = provider.abuse_mailbox.rpartition("@")[2] or "trustdesk.invalid"
-    notice.message_id = f"<{reference}.{notice.id}@{domain}>"
-    return notice
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return view(case, load_facts(session, [case])[case.id])
 
 
 def get_case(session: Session, case_id: int | str) -> Case:
@@ -385,6 +246,392 @@ def get_case(session: Session, case_id: int | str) -> Case:
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     return case
+
+
+def complaint_ids(session: Session, case: Case) -> list[int]:
+    return list(
+        session.scalars(
+            select(CaseComplaint.complaint_id)
+            .where(CaseComplaint.case_id == case.id)
+            .order_by(CaseComplaint.complaint_id)
+        )
+    )
+
+
+# -- operations an operator asks for --------------------------------------------------------
+
+
+def assign(
+    session: Session,
+    case: Case,
+    assignee: str | None,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+) -> Case:
+    """Give the case to ``assignee`` (None: to nobody). Not a state change: only the timeline
+    records it, with who did it and who had it before."""
+    before = case.assignee
+    if assignee is not None and not assignee.strip():
+        raise CaseOperationRefused("an assignee is a user name; use None to unassign")
+    case.assignee = assignee.strip() if assignee else None
+    what = f"assigned to {case.assignee}" if case.assignee else "unassigned"
+    was = f" (was {before})" if before else ""
+    record(
+        session,
+        case,
+        "assign",
+        actor,
+        now,
+        f"{what}{was}" + (f" — {note}" if note else ""),
+        {"assignee": case.assignee, "previous": before},
+    )
+    return case
+
+
+def reopen(
+    session: Session,
+    case: Case,
+    actor: str,
+    now: datetime,
+    provider: ProviderSettings,
+    note: str | None = None,
+) -> Step:
+    """Reopen a resolved or closed case; its workflow says where it goes (InvalidTransition
+    when the state cannot be reopened, e.g. a terminated contract or a merged case)."""
+    return apply(session, case, "reopen", actor, now, provider, note)
+
+
+def merge(
+    session: Session,
+    survivor: Case,
+    absorbed: Case,
+    actor: str,
+    now: datetime,
+    provider: ProviderSettings,
+    note: str | None = None,
+) -> Case:
+    """Merge ``absorbed`` into ``survivor``: its complaints and replies move over, and it
+    closes through its workflow's ``merged`` event; ``survivor`` keeps its state.
+
+    Both must be open cases of the same workflow and subscriber. A case with enforcement
+    actions cannot be absorbed (what it suspended would lose the case that can lift it):
+    merge the other way round.
+    """
+    _check_merge(session, survivor, absorbed)
+    moved = complaint_ids(session, absorbed)
+    session.execute(
+        update(CaseComplaint)
+        .where(CaseComplaint.case_id == absorbed.id)
+        .values(case_id=survivor.id)
+    )
+    session.execute(
+        update(CaseReply).where(CaseReply.case_id == absorbed.id).values(case_id=survivor.id)
+    )
+    session.execute(
+        update(Case).where(Case.merged_into == absorbed.id).values(merged_into=survivor.id)
+    )
+    absorbed.merged_into = survivor.id
+    listed = ", ".join(map(str, moved)) or "none"
+    apply(
+        session,
+        absorbed,
+        "merged",
+        actor,
+        now,
+        provider,
+        f"into {survivor.reference}, with complaints {listed}" + (f"; {note}" if note else ""),
+    )
+    record(
+        session,
+        survivor,
+        "merge",
+        actor,
+        now,
+        f"{absorbed.reference} was merged into this case with complaints {listed}"
+        + (f" — {note}" if note else ""),
+        {"merged_case": absorbed.id, "complaints": moved},
+    )
+    session.flush()
+    return survivor
+
+
+def _check_merge(session: Session, survivor: Case, absorbed: Case) -> None:
+    if survivor.id == absorbed.id:
+        raise CaseOperationRefused(f"{survivor.reference} cannot be merged into itself")
+    for case in (survivor, absorbed):
+        if case.closed:
+            raise CaseOperationRefused(f"{case.reference} is closed ({case.state}); reopen it")
+    if (survivor.workflow, survivor.subscriber_id) != (absorbed.workflow, absorbed.subscriber_id):
+        raise CaseOperationRefused(
+            f"{absorbed.reference} ({absorbed.workflow}, subscriber {absorbed.subscriber_id}) "
+            f"and {survivor.reference} ({survivor.workflow}, subscriber "
+            f"{survivor.subscriber_id}) are not about the same subscriber and kind"
+        )
+    acted = session.scalar(
+        select(func.count())
+        .select_from(EnforcementAction)
+        .where(EnforcementAction.case_id == absorbed.id)
+    )
+    if acted:
+        raise CaseOperationRefused(
+            f"{absorbed.reference} has enforcement actions; merge {survivor.reference} into it "
+            f"instead"
+        )
+
+
+def split(
+    session: Session,
+    case: Case,
+    complaints: Sequence[int],
+    actor: str,
+    now: datetime,
+    provider: ProviderSettings,
+    note: str | None = None,
+) -> Case:
+    """Move ``complaints`` out of ``case`` into a new case, opened through its workflow's
+    ``open`` event (so the subscriber is told about it as about any new case).
+
+    The new case runs under the policy of the case it came from: its complaints arrived then.
+    """
+    wanted = sorted(set(complaints))
+    present = complaint_ids(session, case)
+    if case.closed:
+        raise CaseOperationRefused(f"{case.reference} is closed ({case.state}); reopen it")
+    if not wanted:
+        raise CaseOperationRefused("name the complaints to split off")
+    strangers = [cid for cid in wanted if cid not in present]
+    if strangers:
+        raise CaseOperationRefused(
+            f"complaints {', '.join(map(str, strangers))} are not in {case.reference}"
+        )
+    if len(wanted) == len(present):
+        raise CaseOperationRefused(f"{case.reference} would be left without complaints")
+    child = _sibling_of(case, now)
+    session.add(child)
+    session.flush()
+    session.execute(
+        update(CaseComplaint)
+        .where(CaseComplaint.complaint_id.in_(wanted))
+        .values(case_id=child.id, added_at=now)
+    )
+    listed = ", ".join(map(str, wanted))
+    suffix = f" — {note}" if note else ""
+    record(
+        session,
+        case,
+        "split",
+        actor,
+        now,
+        f"complaints {listed} were split off into {child.reference}{suffix}",
+        {"new_case": child.id, "complaints": wanted},
+    )
+    entry = record(
+        session,
+        child,
+        "split",
+        actor,
+        now,
+        f"split off from {case.reference} with complaints {listed}{suffix}",
+        {"from_case": case.id, "complaints": wanted},
+    )
+    entry.from_state = None
+    session.flush()
+    apply(session, child, "open", actor, now, provider)
+    return child
+
+
+def _sibling_of(case: Case, now: datetime) -> Case:
+    """A new case like ``case`` (workflow, subscriber, policy, flags), not yet opened."""
+    child = _new_case(case.workflow, case.kind, case.subscriber_id, stored_policy(case.policy), now)
+    child.device, child.election = case.device, case.election
+    return child
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+
+def claim_reply(
+    session: Session,
+    document_id: int,
+    content: bytes,
+    label: str,
+    now: datetime,
+    provider: ProviderSettings,
+    actor: str,
+) -> Outcome | None:
+    """Intake's ``claim`` hook: a mail that answers a notice is recorded with its case, and
+    is not parsed as a new complaint; anything else is left to intake (None)."""
+    if not replies.might_be_reply(content):
+        return None
+    reply = replies.read_reply(content)
+    if reply is None or not reply.has_clues:
+        return None
+    found = _case_of_reply(session, reply)
+    if found is None:
+        return None
+    case, matched_by = found
+    saved = record_reply(
+        session, case, reply, actor, now, provider, document_id=document_id, matched_by=matched_by
+    )
+    return Outcome(label, case_id=saved.case_id, reply_id=saved.id)
+
+
+def _case_of_reply(session: Session, reply: replies.ReplyMail) -> tuple[Case, str] | None:
+    """The notice it answers decides (In-Reply-To / References), else the subject's reference."""
+    if reply.refers_to:
+        case_id = session.scalar(
+            select(Notice.case_id).where(Notice.message_id.in_(reply.refers_to)).limit(1)
+        )
+        if case_id is not None:
+            return session.get_one(Case, case_id), "message-id"
+    for number in reply.case_numbers:
+        case = session.get(Case, number)
+        if case is not None:
+            return case, "reference"
+    return None
+
+
+def record_reply(
+    session: Session,
+    case: Case,
+    reply: replies.ReplyMail,
+    actor: str,
+    now: datetime,
+    provider: ProviderSettings,
+    *,
+    document_id: int | None = None,
+    matched_by: str = "operator",
+    role: str | None = None,
+) -> CaseReply:
+    """Keep ``reply`` as evidence with the case (the one it was merged into, if it was) and
+    let the workflow act on it.
+
+    Quoting the reference proves nothing, so the mail counts as the subscriber's (or the
+    requester's) only when its From is an address the case's notices went to, or when an
+    operator recording it names the ``role`` (``subscriber`` | ``complainant``). Only the
+    subscriber's reply fires the workflow's ``reply`` event, where the state allows it; any
+    other reply is a timeline entry, and one the workflow did not act on is flagged for review.
+    """
+    case = _live(session, case)
+    if role not in (None, "subscriber", "complainant"):
+        raise CaseOperationRefused(
+            f"a reply comes from the subscriber or the complainant, not {role}"
+        )
+    known = _known_reply(session, case, document_id, reply.message_id)
+    if known is not None:
+        return known
+    verified = role is not None
+    if role is None:
+        role = _role_of(session, case, reply.from_address)
+        verified = role is not None
+    saved = CaseReply(
+        case_id=case.id,
+        document_id=document_id,
+        received_at=now,
+        recorded_by=actor,
+        from_address=reply.from_address,
+        message_id=reply.message_id,
+        subject=reply.subject,
+        matched_by=matched_by,
+        sender_role=role,
+        verified=verified,
+        needs_review=True,
+        text=reply.text,
+    )
+    session.add(saved)
+    session.flush()
+    sender = reply.from_address or "an unknown sender"
+    allowed = workflows.allowed_events(view_of(session, case))
+    if verified and role == "subscriber" and "reply" in allowed:
+        before = case.state
+        apply(session, case, "reply", actor, now, provider, f"reply {saved.id} from {sender}")
+        saved.needs_review = case.state == before  # the workflow only noted it: read it
+        return saved
+    why = (
+        f"its From is not an address this case's notices went to ({sender}); an operator checks "
+        f"who wrote it"
+        if not verified
+        else f"from the {role} ({sender}); the workflow takes no step on it in state {case.state}"
+    )
+    record(
+        session,
+        case,
+        "reply-recorded",
+        actor,
+        now,
+        f"reply {saved.id} recorded: {why}",
+        {"reply_id": saved.id, "verified": verified, "role": role},
+    )
+    return saved
+
+
+def _known_reply(
+    session: Session, case: Case, document_id: int | None, message_id: str | None
+) -> CaseReply | None:
+    """The same mail delivered twice (same document, or same Message-ID) is one reply."""
+    if document_id is None and message_id is None:
+        return None
+    query = select(CaseReply).where(CaseReply.case_id == case.id)
+    if document_id is not None and message_id is not None:
+        query = query.where(
+            (CaseReply.document_id == document_id) | (CaseReply.message_id == message_id)
+        )
+    elif document_id is not None:
+        query = query.where(CaseReply.document_id == document_id)
+    else:
+        query = query.where(CaseReply.message_id == message_id)
+    return session.scalars(query.limit(1)).first()
+
+
+def _live(session: Session, case: Case) -> Case:
+    """The case itself, or the case it was merged into (merges can chain)."""
+    seen = {case.id}
+    while case.merged_into is not None and case.merged_into not in seen:
+        seen.add(case.merged_into)
+        case = session.get_one(Case, case.merged_into)
+    return case
+
+
+def _role_of(session: Session, case: Case, address: str | None) -> str | None:
+    """Whom ``address`` received this case's notices as, or None (subscriber first)."""
+    if not address:
+        return None
+    cases = [case.id, *session.scalars(select(Case.id).where(Case.merged_into == case.id))]
+    sent = session.execute(
+        select(Notice.recipient, Notice.to_address).where(Notice.case_id.in_(cases))
+    ).all()
+    roles = {role for role, to in sent if replies.same_address(to, address)}
+    return "subscriber" if "subscriber" in roles else next(iter(roles), None)
+
+
+def record_reply_file(
+    session: Session,
+    case: Case,
+    data: bytes,
+    filename: str | None,
+    role: str,
+    actor: str,
+    now: datetime,
+    provider: ProviderSettings,
+    limit: int,
+) -> CaseReply:
+    """An operator records a reply received some other way (a mail saved to a file, a scanned
+    letter's text): the file is kept as a document, the operator vouches for ``role``."""
+    document = store_document(session, data, filename, now, limit)
+    if document.status == "pending":
+        document.status = "parsed"  # evidence of a case, not a complaint to parse
+    reply = replies.read_reply(data) or replies.ReplyMail(
+        from_address=None,
+        subject="",
+        message_id=None,
+        refers_to=(),
+        case_numbers=(),
+        text=data.decode("utf-8", "replace")[: replies.TEXT_LIMIT],
+    )
+    return record_reply(
+        session, case, reply, actor, now, provider, document_id=document.id, role=role
+    )
 
 
 def cases_for(
@@ -400,6 +647,7 @@ def cases_for(
     for outcome in outcomes:
         if outcome.complaint is not None and not outcome.duplicate:
             on_complaint(session, outcome.complaint, policy, provider, now, actor)
+    session.flush()
     ids = [o.complaint.id for o in outcomes if o.complaint is not None]
     case_of = (
         dict(
@@ -418,11 +666,14 @@ def cases_for(
     ]
 
 
+# -- intake's hooks, for every way complaints come in (CLI, API, forms, SMTP, worker) ---------
+
+
 def case_opener(
     policy: Policy, provider: ProviderSettings, now: datetime, actor: str
 ) -> Callable[[Session, list[Outcome]], list[Outcome]]:
-    """The hook intake runs in its recording transaction: each new complaint opens or joins its
-    case there, so a complaint is never recorded without its case (CLI, API, forms, SMTP)."""
+    """Each new complaint opens or joins its case in the transaction that records it, so a
+    complaint is never recorded without its case."""
 
     def hook(session: Session, outcomes: list[Outcome]) -> list[Outcome]:
         return cases_for(session, outcomes, policy, provider, now, actor)
@@ -430,23 +681,12 @@ def case_opener(
     return hook
 
 
-def assign(session: Session, case: Case, assignee: str | None, actor: str, now: datetime) -> None:
-    """Give the case to an operator (or to nobody); the timeline says who handed it to whom.
-    Assignment is not a workflow state, so it does not go through ``transition``."""
-    before = case.assignee
-    if before == assignee:
-        return
-    case.assignee = assignee
-    session.add(
-        TimelineEntry(
-            case_id=case.id,
-            at=now,
-            actor=actor,
-            event="assign",
-            from_state=case.state,
-            to_state=case.state,
-            note=f"Assigned to {assignee or 'nobody'} (was {before or 'nobody'}).",
-            detail={"assignee": assignee, "previous": before},
-        )
-    )
-    session.flush()
+def reply_claimer(
+    provider: ProviderSettings, now: datetime, actor: str
+) -> Callable[[Session, int, bytes, str], Outcome | None]:
+    """A mail answering a case's notice is recorded with its case, not read as a complaint."""
+
+    def hook(session: Session, document_id: int, content: bytes, label: str) -> Outcome | None:
+        return claim_reply(session, document_id, content, label, now, provider, actor)
+
+    return hook

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from trustdesk.cases.effects import Effect, Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, stay
+from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "new"
 
@@ -167,4 +167,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     **{(state, "terminate"): _terminate for state in _LADDER_STATES},
     **{(state, "complaint"): _complaint for state in _LADDER_STATES},
     **{(state, "malicious"): _malicious for state in ("notified", "under_review", "deleted")},
+    **merged_rows((*_LADDER_STATES, "resolved")),
 }

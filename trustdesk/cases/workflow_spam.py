@@ -13,7 +13,7 @@ from datetime import datetime
 from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice, yen
 from trustdesk.cases.periods import after_hours
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, stay
+from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "new"
 _OPEN_STATES = ("awaiting_reply", "under_review", "suspended", "reinstated")
@@ -156,13 +156,31 @@ def _penalty(case: CaseView, now: datetime, policy: Policy) -> Step:
 
 
 def _reinstate(case: CaseView, now: datetime, policy: Policy) -> Step:
-    """Seed 001 step 4: a written pledge not to repeat; reconnection is billed (tax included)."""
+    """Seed 001 step 4: a written pledge not to repeat; reconnection is billed (tax included).
+
+    The fees billed at suspension count as fees paid in advance (請求済みの費用は前払い…に);
+    when they fall short of 3 months' fees — the fee was unknown then, or has risen since —
+    the shortfall is billed now (不足があれば追加の利用料に充当)."""
     fee = policy.reconnection_fee_yen
     bill = Bill("reconnection", fee, f"seed 001 step 4: reconnection fee, {yen(fee)} tax included")
-    effects: list[Effect] = [Enforce("resume", "seed 001 step 4: written pledge received"), bill]
-    effects += [_notice("spam.reinstated"), *_annual_fee_notice(case, policy, [bill])]
-    note = "seed 001 step 4: a written pledge was received: service resumed, reconnection billed."
+    bills = [bill, *_advance_shortfall(case, policy)]
+    effects: list[Effect] = [Enforce("resume", "seed 001 step 4: written pledge received"), *bills]
+    effects += [_notice("spam.reinstated"), *_annual_fee_notice(case, policy, bills)]
+    shortfall = ", and the shortfall of the fees billed in advance" if len(bills) > 1 else ""
+    note = (
+        f"seed 001 step 4: a written pledge was received: service resumed, reconnection billed"
+        f"{shortfall}."
+    )
     return Step("reinstated", None, tuple(effects), note)
+
+
+def _advance_shortfall(case: CaseView, policy: Policy) -> list[Bill]:
+    """Seed 001 step 4: what the 3 months billed in advance lack, now that the fee is known."""
+    return [
+        Bill(bill.kind, bill.amount_yen, "seed 001 step 4: shortfall of " + bill.reason[17:])
+        for bill in _prepaid_bills(case, policy)
+        if bill.amount_yen > 0
+    ]
 
 
 def _termination_bill(case: CaseView, policy: Policy) -> list[Bill]:
@@ -224,4 +242,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     ("resolved", "reopen"): _review,
     ("closed", "reopen"): _review,
     **{(state, "terminate"): _terminate for state in _OPEN_STATES},
+    **merged_rows((*_OPEN_STATES, "resolved")),
 }

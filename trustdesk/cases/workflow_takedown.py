@@ -1,8 +1,9 @@
 """Takedown requests (送信防止措置依頼) about a customer's site (seed 000, SPEC §3).
 
 received ─open→ closed_not_ours (documents returned) | awaiting_documents | awaiting_sender
-awaiting_documents ─supplement→ the same check again
-awaiting_sender ─sender-removed→ closed_removed
+awaiting_documents ─supplement / complaint (a further request: the supplement)→ the check again
+awaiting_sender ─reply (the sender wrote)→ sender_answered: no deadline, an operator reads it
+awaiting_sender, sender_answered ─sender-removed→ closed_removed
                 ─sender-agreed / deadline (no objection in 7 days, 2 for elections)→ taken_down
                 ─sender-objected→ awaiting_judgement ─confirm-infringement→ taken_down
                                                      ─reject→ closed_no_action
@@ -20,20 +21,21 @@ from datetime import datetime
 from trustdesk.cases.effects import Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, stay
+from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "received"
 _CLOSED = ("closed", "closed_not_ours", "closed_removed", "closed_no_action")
 _ACTIVE = (
     "awaiting_documents",
     "awaiting_sender",
+    "sender_answered",
     "sender_warned",
     "awaiting_judgement",
     "taken_down",
     "sender_silent",
     "sender_suspended",
 )
-_SENDER_ANSWERS = ("awaiting_sender", "sender_warned")
+_SENDER_ANSWERS = ("awaiting_sender", "sender_warned", "sender_answered")
 
 
 def _check(case: CaseView, now: datetime, policy: Policy) -> Step:
@@ -160,6 +162,17 @@ def _terminate(case: CaseView, now: datetime, policy: Policy) -> Step:
     return Step("terminated", None, (Enforce("terminate", reason),), note)
 
 
+def _sender_wrote(case: CaseView, now: datetime, policy: Policy) -> Step:
+    """Seed 000 (4): what the sender answered decides the outcome, and an objection in time
+    forbids taking the content down for silence, so the inquiry's clock stops until an operator
+    has read the answer and recorded it (removed, agreed or objected)."""
+    note = (
+        "seed 000 (4): the sender answered the inquiry; an operator records whether they removed "
+        "the content, agreed or objected."
+    )
+    return Step("sender_answered", None, (), note)
+
+
 def _close(case: CaseView, now: datetime, policy: Policy) -> Step:
     return Step("closed", None, (), f"An operator closed the case from state {case.state}.")
 
@@ -171,6 +184,9 @@ def _complaint(case: CaseView, now: datetime, policy: Policy) -> Step:
 TABLE: dict[tuple[str, str], Handler] = {
     ("received", "open"): _check,
     ("awaiting_documents", "supplement"): _check,
+    ("awaiting_documents", "complaint"): _check,
+    ("awaiting_sender", "reply"): _sender_wrote,
+    ("sender_warned", "reply"): _sender_wrote,
     ("awaiting_sender", "deadline"): _no_objection,
     ("awaiting_sender", "warn-silent-sender"): _warn_silent,
     ("awaiting_judgement", "confirm-infringement"): _confirmed,
@@ -186,5 +202,6 @@ TABLE: dict[tuple[str, str], Handler] = {
     **{(state, "terminate"): _terminate for state in ("sender_silent", "sender_suspended")},
     **{(state, "close"): _close for state in ("taken_down", "sender_silent", *_CLOSED[1:])},
     **{(state, "reopen"): _check for state in _CLOSED},
-    **{(state, "complaint"): _complaint for state in _ACTIVE},
+    **{(state, "complaint"): _complaint for state in _ACTIVE if state != "awaiting_documents"},
+    **merged_rows(_ACTIVE),
 }

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 
 from trustdesk.cases.effects import Enforce, SendNotice
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, stay
+from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
 from trustdesk.timeutil import JST, to_jst
 
 INITIAL = "new"
@@ -53,4 +53,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     ("restricted", "deadline"): _lift("the day of the excess ended"),
     ("restricted", "reinstate"): _lift("an operator lifted it"),
     ("restricted", "complaint"): _another_excess,
+    **merged_rows(("restricted",)),
 }

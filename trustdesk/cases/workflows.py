@@ -80,6 +80,20 @@ class InvalidTransition(ValueError):
 Handler = Callable[[CaseView, datetime, Policy], Step]
 Table = Mapping[tuple[str, str], Handler]
 
+MERGED = "closed_merged"
+
+
+def _merged_away(case: CaseView, now: datetime, policy: Policy) -> Step:
+    note = "An operator merged this case into another; its complaints are handled there."
+    return Step(MERGED, None, (), note)
+
+
+def merged_rows(states: tuple[str, ...]) -> dict[tuple[str, str], Handler]:
+    """The rows every workflow has for ``cases.service.merge``: an open case that is merged
+    into another closes as ``closed_merged`` (final), so that merging changes a state only
+    through ``transition`` like everything else."""
+    return {(state, "merged"): _merged_away for state in states}
+
 
 def stay(case: CaseView, note: str, *effects: Effect) -> Step:
     """A step that records something without moving the case or its deadline."""

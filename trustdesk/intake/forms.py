@@ -88,6 +88,9 @@ class TakedownRequest(_Form):
     disclose_name_to_sender: StrictBool  # consent must be an explicit true/false
     documents: list[SubmittedDocument] = []
     asked_site_admin_first: StrictBool | None = None
+    # election content (an election campaign's information): the sender has 2 days to object
+    # instead of 7 (Provider Liability Limitation Act; cases.workflow_takedown)
+    election: StrictBool = False
     submitted_at: AwareDatetime
 
     @field_validator("url")

@@ -30,7 +30,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.db import unit_of_work
-from trustdesk.intake.service import AfterRecord, DocumentTooLarge, process, store_document
+from trustdesk.intake.service import (
+    AfterRecord,
+    ClaimDocument,
+    DocumentTooLarge,
+    process,
+    store_document,
+)
 from trustdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,12 +70,15 @@ class AbuseMailbox:
         clock: Callable[[], datetime],
         after_record: Callable[[datetime], AfterRecord] | None = None,
         after_processing: Callable[[datetime], object] | None = None,
+        claim: Callable[[datetime], ClaimDocument] | None = None,
     ) -> None:
         """``after_record(now)`` gives the hook intake runs in its recording transaction (e.g.
-        ``cases.service.case_opener``); ``after_processing(now)`` runs once a mail is recorded
-        (e.g. delivering the outbox)."""
+        ``cases.service.case_opener``); ``claim(now)`` the one that takes a reply to a notice
+        before it is parsed as a complaint (``cases.service.reply_claimer``);
+        ``after_processing(now)`` runs once a mail is recorded (e.g. delivering the outbox)."""
         self.factory, self.settings, self.clock = factory, settings, clock
         self.after_record, self.after_processing = after_record, after_processing
+        self.claim = claim
         self.waiting: queue.Queue[StoredMail | None] = queue.Queue(QUEUE_LIMIT)
         self._worker = threading.Thread(target=self._work, name="trustdesk-mailbox", daemon=True)
         self._worker.start()
@@ -124,6 +133,7 @@ class AbuseMailbox:
             now,
             ACTOR,
             hook,
+            self.claim(now) if self.claim else None,
         )
         if self.after_processing is not None:
             self.after_processing(now)

@@ -75,8 +75,11 @@ class Outcome:
     duplicate: bool = False
     error: str | None = None
     case_id: int | None = None
+    reply_id: int | None = None  # the document was a reply to a case's notice, not a complaint
 
     def as_json(self) -> dict[str, Any]:
+        if self.reply_id is not None:
+            return {"file": self.document, "reply_id": self.reply_id, "case_id": self.case_id}
         if self.complaint is None:
             return {"file": self.document, "error": self.error}
         c = self.complaint
@@ -129,6 +132,10 @@ AfterRecord = Callable[[Session, list[Outcome]], list[Outcome]]
 WithDocument = Callable[[Session, int], None]
 """Runs in the storing transaction with the stored document's id."""
 
+ClaimDocument = Callable[[Session, int, bytes, str], Outcome | None]
+"""Runs before parsing, given the stored document's id, bytes and label; a document it claims
+(e.g. a reply to a case's notice) is done with its outcome and is not parsed as complaints."""
+
 
 def ingest(
     factory: sessionmaker[Session],
@@ -139,6 +146,7 @@ def ingest(
     actor: str,
     after_record: AfterRecord | None = None,
     with_document: WithDocument | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Store, parse and record one document, each step in its own transaction.
 
@@ -154,7 +162,9 @@ def ingest(
                 with_document(session, document_id)
     except DocumentTooLarge as exc:
         return [Outcome(label, error=str(exc))]
-    return process(factory, settings, document_id, data, filename, label, now, actor, after_record)
+    return process(
+        factory, settings, document_id, data, filename, label, now, actor, after_record, claim
+    )
 
 
 def process(
@@ -167,8 +177,15 @@ def process(
     now: datetime,
     actor: str,
     after_record: AfterRecord | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
+    if claim is not None:
+        with unit_of_work(factory) as session:
+            claimed = claim(session, document_id, content, label)
+            if claimed is not None:
+                session.get_one(Document, document_id).status = "parsed"
+                return [claimed]
     try:
         reports = parse_document(content, filename, settings.provider.trusted_relays)
     except UnparseableDocument as exc:
@@ -205,6 +222,7 @@ def retry_pending(
     include_failed: bool = False,
     after_record: AfterRecord | None = None,
     received_before: datetime | None = None,
+    claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Finish documents stored but never recorded (a crash), and optionally failed ones;
     ``received_before`` leaves alone those that a listener may still be processing."""
@@ -221,7 +239,16 @@ def retry_pending(
             content, filename = document.content, document.filename
         label = filename or f"document {document_id}"
         outcomes += process(
-            factory, settings, document_id, content, filename, label, now, actor, after_record
+            factory,
+            settings,
+            document_id,
+            content,
+            filename,
+            label,
+            now,
+            actor,
+            after_record,
+            claim,
         )
     return outcomes
 

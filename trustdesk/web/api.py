@@ -135,6 +135,7 @@ def _ingest(runtime: WebRuntime, data: bytes, kind: str, actor: str) -> list[int
         now,
         actor,
         cases.case_opener(runtime.policy, runtime.settings.provider, now, actor),
+        claim=cases.reply_claimer(runtime.settings.provider, now, actor),
     )
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from trustdesk.cases.service import CaseNotFound
+from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
 from trustdesk.cases.workflows import InvalidTransition
 from trustdesk.fraud.exceptions import (
     Conflict,
@@ -37,6 +37,7 @@ class ApiError(Exception):
 
 _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseNotFound, 404, "not_found"),
+    (ActionNotFound, 404, "not_found"),
     (InvalidTransition, 409, "invalid_transition"),
     (OrderInvalid, 422, "invalid_order"),
     (OrderRefused, 422, "refused"),  # the exception's own code: order_fulfilled, card_number...
@@ -45,6 +46,7 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (MerchantNotFound, 404, "merchant_not_found"),
     (RuleSetNotFound, 404, "not_found"),
     (RuleSetInvalid, 422, "invalid_rules"),
+    (CaseOperationRefused, 409, "operation_refused"),
 )
 
 

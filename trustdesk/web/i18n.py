@@ -289,6 +289,9 @@ STATES: Mapping[str, tuple[str, str]] = {
     "closed_no_action": ("措置なし", "no action"),
     "notified": ("通知済み・回答待ち", "notified, awaiting answer"),
     "deleted": ("削除・非表示済み", "deleted or hidden"),
+    "sender_answered": ("発信者が回答（確認中）", "sender answered"),
+    "closed_merged": ("他の案件に統合", "merged into another case"),
+    "restricted": ("アクセス制限中（通信量）", "access restricted (traffic)"),
 }
 EVENTS: Mapping[str, tuple[str, str]] = {
     "resolve": ("解決とする", "Resolve"),
@@ -307,17 +310,28 @@ EVENTS: Mapping[str, tuple[str, str]] = {
     "warn-silent-sender": ("無回答の発信者へ事前通知", "Warn the silent sender"),
     "suspend-sender": ("発信者を利用停止", "Suspend the sender"),
     "reply": ("回答を受領", "Reply received"),
+    # the workflow's own events and the case operations, as the timeline shows them
+    "open": ("受付・通知", "opened"),
+    "deadline": ("期限到来", "deadline passed"),
+    "complaint": ("追加の申告", "further complaint"),
+    "merged": ("統合", "merged"),
+    "merge": ("案件を統合", "case merged in"),
+    "split": ("案件を分割", "case split"),
+    "assign": ("担当者の変更", "assigned"),
+    "reply-recorded": ("回答を記録", "reply recorded"),
 }
 WORKFLOWS: Mapping[str, tuple[str, str]] = {
     "spam": ("迷惑メール", "spam"),
     "takedown": ("送信防止措置", "takedown"),
     "abuse": ("その他の不正利用", "other abuse"),
+    "traffic": ("通信量の制限", "traffic limit"),
 }
 KINDS: Mapping[str, tuple[str, str]] = {
     "spam": ("迷惑メール", "spam"),
     "takedown": ("送信防止措置依頼", "takedown request"),
     "abuse": ("その他の不正利用", "other abuse"),
     "vulnerable_device": ("脆弱な機器", "vulnerable device"),
+    "traffic": ("通信量超過", "traffic over the limit"),
 }
 STATUSES: Mapping[str, tuple[str, str]] = {
     "active": ("利用中", "active"),
