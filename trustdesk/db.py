@@ -6,13 +6,24 @@ never commit: the caller (CLI command, HTTP request, worker tick) owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -108,3 +119,71 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+class RowShape:
+    """How a Core SELECT's driver tuples become the values SQLAlchemy would have returned.
+
+    Only the types whose driver values differ are converted (``UTCDateTime``; booleans on
+    SQLite), and only when asked: see ``driver_rows``.
+    """
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        columns = list(statement.selected_columns)
+        self._positions = {str(column.key): i for i, column in enumerate(columns)}
+        converters = [_converter(column.type, dialect) for column in columns]
+        self._converters = converters
+        self._converted = [(i, c) for i, c in enumerate(converters) if c is not None]
+        self._row_type: Any = namedtuple(  # type: ignore[misc]
+            "Row", [str(name) for name in self._positions]
+        )
+
+    def position(self, name: str) -> int:
+        return self._positions[name]
+
+    def value(self, raw: tuple[Any, ...], name: str) -> Any:
+        position = self._positions[name]
+        value, convert = raw[position], self._converters[position]
+        return value if convert is None or value is None else convert(value)
+
+    def row(self, raw: tuple[Any, ...]) -> Any:
+        """The whole row as a named tuple with SQLAlchemy's values."""
+        values = list(raw)
+        for position, convert in self._converted:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        return self._row_type._make(values)
+
+
+def driver_rows(
+    connection: Connection, statement: Select[*tuple[Any, ...]]
+) -> tuple[RowShape, Iterator[tuple[Any, ...]]]:
+    """The rows of a Core SELECT straight from the DB-API cursor, as the driver gives them.
+
+    For reading whole tables (the in-memory attribution index), where SQLAlchemy's per-row
+    result processing would cost more than the rest of the load and most values are never
+    looked at. The SQL is compiled from the statement, so table and column names come from the
+    models; ``RowShape`` converts a tuple when it is needed.
+    """
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    cursor.execute(str(statement.compile(dialect=dialect)))
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        try:
+            while chunk := cursor.fetchmany(10_000):
+                yield from chunk
+        finally:
+            cursor.close()
+
+    return RowShape(statement, dialect), rows()
+
+
+def _converter(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, UTCDateTime):
+        if dialect.name == "sqlite":  # stored as UTC text (UTCDateTime.process_bind_param)
+            return lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return lambda moment: moment.astimezone(UTC)
+    if isinstance(column_type, Boolean) and dialect.name == "sqlite":
+        return bool
+    return None
