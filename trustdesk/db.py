@@ -23,6 +23,8 @@ from sqlalchemy import (
     Select,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -187,3 +189,22 @@ def _converter(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | Non
     if isinstance(column_type, Boolean) and dialect.name == "sqlite":
         return bool
     return None
+
+
+def reserve_ids(connection: Connection, column: Any, count: int) -> list[int]:
+    """``count`` fresh values of an integer primary key, so that a bulk insert can go without
+    ``RETURNING`` (the driver's plain ``executemany``) and still know its rows' ids.
+
+    PostgreSQL takes them from the column's sequence, safe under concurrency. SQLite continues
+    after the largest id: a concurrent writer that took the same ids makes the insert fail
+    with an IntegrityError, which the caller handles as for any conflicting insert.
+    """
+    if count == 0:
+        return []
+    table = column.table
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, column.name)
+        numbers = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return list(connection.scalars(numbers))
+    largest = connection.scalar(select(func.max(column))) or 0
+    return list(range(largest + 1, largest + 1 + count))

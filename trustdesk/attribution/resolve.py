@@ -64,6 +64,8 @@ def supersede(
     cannot hold it any more. ``competes(a, b)`` says whether two holdings are on the same
     resource (for port blocks: overlapping port ranges); by default all of them are.
     """
+    if len(holdings) < 2:
+        return list(holdings)
     ordered = sorted(holdings, key=lambda h: h.held_from)
     result = []
     for index, holding in enumerate(ordered):

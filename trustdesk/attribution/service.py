@@ -111,11 +111,12 @@ class Attributor:
         if ip not in self._space:
             return Attribution(ip, port, at, False, None, (), (), "not in the provider's networks")
         rows = self._source()
+        key = address_key(ip)
         holdings = [
             *self._static(rows, ip),
-            *self._sites_on_server(rows, ip),
-            *self._sessions(rows, ip, at),
-            *self._port_blocks(rows, ip, port, at),
+            *(rows.sites_on_server(key) if rows.is_server(key) else ()),
+            *self._sessions(rows, ip, key, at),
+            *self._port_blocks(rows, key, port, at),
         ]
         self._looked_up(rows)
         decision = resolve.decide(holdings, at, self._skew)
@@ -200,26 +201,21 @@ class Attributor:
     # -- the four kinds of holding -------------------------------------------------------------
 
     def _static(self, rows: RegistryHoldings, ip: str) -> list[Holding]:
-        keys = masked_keys(ip, rows.static_lengths)
-        return rows.static(keys) if keys else []
+        lengths = rows.static_lengths
+        return rows.static(masked_keys(ip, lengths)) if lengths else []
 
-    def _sites_on_server(self, rows: RegistryHoldings, ip: str) -> list[Holding]:
-        key = address_key(ip)
-        return rows.sites_on_server(key) if rows.is_server(key) else []
-
-    def _sessions(self, rows: RegistryHoldings, ip: str, at: datetime) -> list[Holding]:
+    def _sessions(self, rows: RegistryHoldings, ip: str, key: bytes, at: datetime) -> list[Holding]:
         """RADIUS sessions that held the address, each ended by the next one given it."""
         latest = at + self._skew
-        found = rows.sessions(address_key(ip), at - self._skew, latest)
-        prefix_keys = masked_keys(ip, rows.session_prefix_lengths)
-        if prefix_keys:
-            found = found + rows.prefix_sessions(prefix_keys, latest)
+        found = rows.sessions(key, at - self._skew, latest)
+        lengths = rows.session_prefix_lengths
+        if lengths:
+            found = found + rows.prefix_sessions(masked_keys(ip, lengths), latest)
         return resolve.supersede(found)
 
     def _port_blocks(
-        self, rows: RegistryHoldings, ip: str, port: int | None, at: datetime
+        self, rows: RegistryHoldings, key: bytes, port: int | None, at: datetime
     ) -> list[Holding]:
-        key = address_key(ip)
         if not rows.is_nat_address(key):  # a few hundred CGNAT addresses; most lookups are not
             return []
         blocks = resolve.supersede(
@@ -229,7 +225,8 @@ class Attributor:
         composed: list[Holding] = []
         for block in blocks:
             if block.overlaps(at - self._skew, at + self._skew):
-                inside = self._sessions(rows, block.evidence["inside_ip"], at)
+                inside_ip = block.evidence["inside_ip"]
+                inside = self._sessions(rows, inside_ip, address_key(inside_ip), at)
                 composed += resolve.chain(block, inside)
         return composed
 
