@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.attribution.service import Attribution, Attributor
-from trustdesk.db import reserve_ids, unit_of_work
+from trustdesk.db import driver_insert, reserve_ids, unit_of_work
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
@@ -437,19 +437,22 @@ def _insert(
 
     The ORM unit of work costs more than the rest of intake together for a feed file, and
     ``INSERT ... RETURNING`` makes SQLAlchemy build multi-row statements row by row: the ids
-    are reserved first (``db.reserve_ids``) and both inserts are the driver's ``executemany``.
+    are reserved first (``db.reserve_ids``) and both inserts are the driver's ``executemany``
+    (``db.driver_insert``).
     The returned complaints are detached values for the caller's output, not tracked objects.
     """
     if not rows:
         return {}
     connection = session.connection()
     ids = reserve_ids(connection, Complaint.__table__.c.id, len(rows))
-    connection.execute(
-        insert(Complaint),
+    driver_insert(
+        connection,
+        Complaint,
         [{**complaint, "id": id_} for (complaint, _), id_ in zip(rows, ids, strict=True)],
     )
-    connection.execute(
-        insert(ComplainantIdentity),
+    driver_insert(
+        connection,
+        ComplainantIdentity,
         [{**identity, "complaint_id": id_} for (_, identity), id_ in zip(rows, ids, strict=True)],
     )
     return {

@@ -32,6 +32,12 @@ SQLITE_BUMP = (
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION registry_state_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- once a transaction: updating one row again and again in a transaction (an import of a
+    -- million sessions) makes each update walk the row's growing chain of versions
+    IF current_setting('trustdesk.registry_changed', true) = 'yes' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('trustdesk.registry_changed', 'yes', true);
     INSERT INTO registry_state (id, token) VALUES (1, replace(gen_random_uuid()::text, '-', ''))
     ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token;
     RETURN NULL;
