@@ -26,8 +26,14 @@ def parse_ip(text: str) -> IPAddress:
 
 @lru_cache(maxsize=65536)
 def normalise_ip(text: str) -> str:
-    """The canonical text of an address (``2001:db8::1``, ``192.0.2.1``); raises ValueError."""
-    return str(parse_ip(text))
+    """The canonical text of an address (``2001:db8::1``, ``192.0.2.1``); raises ValueError.
+
+    An IPv4-mapped IPv6 address (``::ffff:192.0.2.1``) is the IPv4 host it maps, as intake
+    reads it from complaints: the same host must get the same answer however it is written.
+    """
+    ip = parse_ip(text)
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip)
 
 
 def _as_int128(ip: IPAddress) -> int:

@@ -84,8 +84,21 @@ def decode_words(value: str) -> str:
 
 def raw_headers(msg: Message, name: str) -> list[str]:
     """Every value of header ``name``, unfolded, encoded words left alone (Received, IDs)."""
-    wanted = name.lower()
-    return [_raw_value(value) for key, value in msg.raw_items() if key.lower() == wanted]
+    return list(_header_table(msg).get(name.lower(), ()))
+
+
+_HEADERS: weakref.WeakKeyDictionary[Message, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _header_table(msg: Message) -> dict[str, list[str]]:
+    """A part's headers by lowercased name, read once: each format's detector asks for some."""
+    table = _HEADERS.get(msg)
+    if table is None:
+        table = {}
+        for key, value in msg.raw_items():
+            table.setdefault(key.lower(), []).append(_raw_value(value))
+        _HEADERS[msg] = table
+    return table
 
 
 def header(msg: Message, name: str) -> str | None:
