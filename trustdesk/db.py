@@ -68,14 +68,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use."""
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use,
+    and transactions that really are (see ``_sqlite_begin``)."""
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Python's sqlite3 module begins a transaction only before its first INSERT/UPDATE, so a
+    SAVEPOINT issued before any (``session.begin_nested()`` after a few SELECTs) opened a
+    transaction of its own, and its RELEASE committed: the complaints of a batch were durable
+    before the rest of the batch's transaction. The module is put in autocommit mode
+    (``_sqlite_pragmas``) and the transaction begun here, as SQLAlchemy's SQLite notes advise."""
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN: ``_sqlite_begin`` does it
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")

@@ -317,6 +317,10 @@ def part_text(part: Message) -> str:
 
 
 def filename_of(part: Message) -> str | None:
+    table = _header_table(part)
+    values = table.get("content-disposition", []) + table.get("content-type", [])
+    if not any("name" in value.lower() for value in values):
+        return None  # no filename= nor name= parameter: skip the stdlib's parameter parsing
     name = part.get_filename() or collapse_rfc2231_value(part.get_param("name") or "")
     return decode_words(_raw_value(name)) if name else None
 
