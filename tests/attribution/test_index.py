@@ -50,6 +50,22 @@ def inside_sessions(rng: random.Random) -> str:
     )
 
 
+def delegated_prefixes(rng: random.Random) -> str:
+    """Dynamic IPv6: /56 prefixes delegated by RADIUS, some of them handed on to someone else."""
+    records = []
+    for n in range(20):
+        prefix = f"2001:db8:120:{rng.randrange(4):x}00::/56"
+        start = T0 + timedelta(minutes=rng.randrange(0, 3000))
+        user = rng.choice(["jiro@example.net", "rin@example.net", "stranger@example.net"])
+        records.append(
+            f"{start:%a %b %d %H:%M:%S %Y}\n"
+            f'\tAcct-Session-Id = "P{n}"\n\tAcct-Status-Type = Start\n'
+            f'\tUser-Name = "{user}"\n\tDelegated-IPv6-Prefix = {prefix}\n'
+            f"\tNAS-IP-Address = 203.0.113.2\n\tEvent-Timestamp = {int(start.timestamp())}\n\n"
+        )
+    return "".join(records)
+
+
 def same(a: Attribution, b: Attribution) -> bool:
     return a.as_json() == b.as_json()
 
@@ -62,7 +78,7 @@ def test_index_gives_the_answers_of_the_database(
     rng = random.Random(seed)
     with unit_of_work(factory) as session:
         for kind, data in (
-            ("radius", random_sessions(rng) + inside_sessions(rng)),
+            ("radius", random_sessions(rng) + inside_sessions(rng) + delegated_prefixes(rng)),
             ("cgnat", random_blocks(rng)),
         ):
             assert not import_lines(session, kind, data, f"random.{kind}").errors
@@ -70,6 +86,8 @@ def test_index_gives_the_answers_of_the_database(
         "198.51.100.61",  # static
         "203.0.113.40",  # hosting server
         "2001:db8:100:3b00::25",  # static IPv6 /56
+        "2001:db8:120:100::1",  # in delegated /56 prefixes
+        "2001:db8:120:2ff::1",
         "203.0.113.140",  # CGNAT
         "192.0.2.1",  # not ours
     ]
@@ -91,6 +109,9 @@ def test_index_gives_the_answers_of_the_database(
             for domain in ("blog.sample.example.jp", "www.blog.sample.example.jp", "x.example"):
                 assert same(memory.attribute_site(domain, T0), database.attribute_site(domain, T0))
             assert memory._rows is not database._rows  # the index did answer
+            prefixed = [(ip, at) for ip, _, at in lookups if ip.startswith("2001:db8:120:")]
+            named = {memory.attribute_ip(ip, None, at).subscriber_id for ip, at in prefixed}
+            assert {"C2002", "C2007"} & named  # delegated prefixes were attributed
 
 
 def jiro_session(session_id: str, ip: str, start: datetime) -> str:

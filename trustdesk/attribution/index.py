@@ -136,6 +136,7 @@ class RegistryIndex:
         self._sites_by_domain: dict[str, list[Holding]] = {}
         self.static_lengths: list[int] = []
         self.session_prefix_lengths: list[int] = []
+        self._prefix_columns = (0, 0)  # where a prefix session's length and key are in its row
 
     @classmethod
     def load(cls, connection: Connection, token: str) -> RegistryIndex:
@@ -153,7 +154,7 @@ class RegistryIndex:
         finally:
             if collecting:
                 gc.enable()
-        gc.freeze()  # and keep it out of later collections: it holds no reference cycles
+        gc.freeze()
         return index
 
     def _load(self, connection: Connection) -> RegistryIndex:
@@ -169,6 +170,7 @@ class RegistryIndex:
         )
         prefixed, rows = driver_rows(connection, queries.ALL_PREFIX_SESSIONS)
         self._prefix_sessions = _timelines(prefixed, rows, "prefix_key", queries.session_holding)
+        self._prefix_columns = (prefixed.position("prefix_len"), prefixed.position("prefix_key"))
         self.session_prefix_lengths = sorted(
             {
                 prefixed.value(raw, "prefix_len")
@@ -217,11 +219,12 @@ class RegistryIndex:
             if key in self._prefix_sessions
             for pair in self._prefix_sessions[key].until(latest, queries.SESSIONS_PER_ADDRESS)
         ]
-        found.sort(key=lambda pair: pair[0].held_from, reverse=True)
+        found.sort(key=lambda pair: pair[1].held_from, reverse=True)
+        length, key = self._prefix_columns  # plain integers and bytes: as the driver gave them
         return [
             holding
-            for row, holding in found[: queries.SESSIONS_PER_ADDRESS]
-            if keys.get(row.prefix_len) == row.prefix_key
+            for raw, holding in found[: queries.SESSIONS_PER_ADDRESS]
+            if keys.get(raw[length]) == raw[key]
         ]
 
     def is_nat_address(self, key: bytes) -> bool:
