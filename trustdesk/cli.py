@@ -294,23 +294,28 @@ def ingest(
     """
     runtime = _runtime(ctx)
     failed = False
-    for name in files:
-        try:
-            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-        except OSError as exc:
-            failed = True
-            _report_outcome(intake.Outcome(name, error=f"cannot read: {exc.strerror}"), as_json)
-            continue
-        for outcome in intake.ingest(
-            runtime.factory,
-            runtime.settings,
-            data,
-            None if name == "-" else name,
-            runtime.now(),
-            _actor(),
-            _open_cases(runtime),
-            claim=_claim_replies(runtime),
-        ):
+
+    def documents() -> Iterator[tuple[bytes, str | None]]:
+        nonlocal failed
+        for name in files:
+            try:
+                data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            except OSError as exc:  # reported at once; the others as their batch commits
+                failed = True
+                _report_outcome(intake.Outcome(name, error=f"cannot read: {exc.strerror}"), as_json)
+                continue
+            yield data, None if name == "-" else name
+
+    for outcomes in intake.ingest_many(
+        runtime.factory,
+        runtime.settings,
+        documents(),
+        runtime.now(),
+        _actor(),
+        _open_cases(runtime),
+        _claim_replies(runtime),
+    ):
+        for outcome in outcomes:
             failed |= outcome.error is not None
             _report_outcome(outcome, as_json)
     runner.deliver(runtime.factory, runtime.settings, runtime.now())

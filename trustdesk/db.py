@@ -6,13 +6,28 @@ never commit: the caller (CLI command, HTTP request, worker tick) owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Select,
+    String,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -76,14 +91,26 @@ def _jst_day_postgresql(element: jst_day, compiler: SQLCompiler, **kw: Any) -> s
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use."""
+    """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use,
+    and transactions that really are (see ``_sqlite_begin``)."""
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Python's sqlite3 module begins a transaction only before its first INSERT/UPDATE, so a
+    SAVEPOINT issued before any (``session.begin_nested()`` after a few SELECTs) opened a
+    transaction of its own, and its RELEASE committed: the complaints of a batch were durable
+    before the rest of the batch's transaction. The module is put in autocommit mode
+    (``_sqlite_pragmas``) and the transaction begun here, as SQLAlchemy's SQLite notes advise."""
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN: ``_sqlite_begin`` does it
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -130,3 +157,125 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+class RowShape:
+    """How a Core SELECT's driver tuples become the values SQLAlchemy would have returned.
+
+    Only the types whose driver values differ are converted (``UTCDateTime``; booleans on
+    SQLite), and only when asked: see ``driver_rows``.
+    """
+
+    def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
+        columns = list(statement.selected_columns)
+        self._positions = {str(column.key): i for i, column in enumerate(columns)}
+        converters = [_converter(column.type, dialect) for column in columns]
+        self._converters = converters
+        self._converted = [(i, c) for i, c in enumerate(converters) if c is not None]
+        self._row_type: Any = namedtuple(  # type: ignore[misc]
+            "Row", [str(name) for name in self._positions]
+        )
+
+    def position(self, name: str) -> int:
+        return self._positions[name]
+
+    def value(self, raw: tuple[Any, ...], name: str) -> Any:
+        position = self._positions[name]
+        value, convert = raw[position], self._converters[position]
+        return value if convert is None or value is None else convert(value)
+
+    def row(self, raw: tuple[Any, ...]) -> Any:
+        """The whole row as a named tuple with SQLAlchemy's values."""
+        values = list(raw)
+        for position, convert in self._converted:
+            if values[position] is not None:
+                values[position] = convert(values[position])
+        return self._row_type._make(values)
+
+
+def driver_rows(
+    connection: Connection, statement: Select[*tuple[Any, ...]]
+) -> tuple[RowShape, Iterator[tuple[Any, ...]]]:
+    """The rows of a Core SELECT straight from the DB-API cursor, as the driver gives them.
+
+    For reading whole tables (the in-memory attribution index), where SQLAlchemy's per-row
+    result processing would cost more than the rest of the load and most values are never
+    looked at. The SQL is compiled from the statement, so table and column names come from the
+    models; ``RowShape`` converts a tuple when it is needed.
+    """
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    cursor.execute(str(statement.compile(dialect=dialect)))
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        try:
+            while chunk := cursor.fetchmany(10_000):
+                yield from chunk
+        finally:
+            cursor.close()
+
+    return RowShape(statement, dialect), rows()
+
+
+def _converter(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(column_type, UTCDateTime):
+        if dialect.name == "sqlite":  # stored as UTC text (UTCDateTime.process_bind_param)
+            return lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return lambda moment: moment.astimezone(UTC)
+    if isinstance(column_type, Boolean) and dialect.name == "sqlite":
+        return bool
+    return None
+
+
+def reserve_ids(connection: Connection, column: Any, count: int) -> list[int]:
+    """``count`` fresh values of an integer primary key, so that a bulk insert can go without
+    ``RETURNING`` (the driver's plain ``executemany``) and still know its rows' ids.
+
+    PostgreSQL takes them from the column's sequence, safe under concurrency. SQLite continues
+    after the largest id: a concurrent writer that took the same ids makes the insert fail
+    with an IntegrityError, which the caller handles as for any conflicting insert.
+    """
+    if count == 0:
+        return []
+    table = column.table
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, column.name)
+        numbers = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return list(connection.scalars(numbers))
+    largest = connection.scalar(select(func.max(column))) or 0
+    return list(range(largest + 1, largest + 1 + count))
+
+
+def driver_insert(connection: Connection, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert many rows through the DB-API cursor's ``executemany``.
+
+    For a feed file's tens of thousands of complaints SQLAlchemy's per-row parameter handling
+    costs more than the database's insert. The statement is compiled from the table (names come
+    from the models) and each value goes through its column type's own bind processor (JSON,
+    ``UTCDateTime``), so what is stored is exactly what ``connection.execute(insert(...))``
+    would store. Every row must have the keys of the first.
+    """
+    if not rows:
+        return
+    dialect, table = connection.dialect, model.__table__
+    names = [column.name for column in table.columns if column.name in rows[0]]
+    compiled = insert(model).compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or []) if dialect.paramstyle in ("qmark", "format") else names
+    processors = [
+        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in order
+    ]
+    if compiled.positiontup is not None:
+        params: list[Any] = [
+            tuple(row[name] if p is None else p(row[name]) for name, p in processors)
+            for row in rows
+        ]
+    else:
+        params = [
+            {name: row[name] if p is None else p(row[name]) for name, p in processors}
+            for row in rows
+        ]
+    cursor = connection.connection.cursor()
+    try:
+        cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()

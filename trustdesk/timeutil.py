@@ -50,8 +50,16 @@ def to_jst(moment: datetime) -> datetime:
 
 
 def iso_jst(moment: datetime | None) -> str | None:
-    """The form scripts receive: ISO 8601 in JST with its offset, e.g. 2026-10-20T09:30:07+09:00."""
-    return None if moment is None else to_jst(moment).isoformat()
+    """The form scripts receive: ISO 8601 in JST with its offset, e.g. 2026-10-20T09:30:07+09:00.
+
+    (On every piece of attribution evidence, so checked without the ``utcoffset`` calls of
+    ``require_aware``: trustdesk's aware times all carry a fixed-offset ``tzinfo``.)
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise NaiveTimeError(f"time {moment.isoformat()} has no UTC offset")
+    return moment.astimezone(JST).isoformat()
 
 
 def parse_mail_date(text: str | None) -> datetime | None:

@@ -138,3 +138,12 @@ def test_unknown_subscriber_is_rejected_with_its_line(cli: Run, tmp_path: Any) -
     assert f"{rows}:4: unknown subscriber C9999" in result.stderr
     assert f"{rows}:5:" in result.stderr
     assert "1 added" in result.stdout and "2 rejected" in result.stdout
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_an_ipv4_mapped_address_is_the_ipv4_host(cli: Run) -> None:
+    """Intake reads ``::ffff:a.b.c.d`` as the IPv4 host; the operator's lookup must agree."""
+    plain = attribute(cli, "198.51.100.61", "2026-10-20T11:20:04+09:00")
+    mapped = attribute(cli, "::ffff:198.51.100.61", "2026-10-20T11:20:04+09:00")
+    assert mapped["ip"] == "198.51.100.61" and mapped["in_network"] is True
+    assert mapped["subscriber_id"] == plain["subscriber_id"] == "C2001"

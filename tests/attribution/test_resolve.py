@@ -112,3 +112,16 @@ def test_superseded_sessions_never_overlap(spans: list[tuple[int, int, bool]], p
     ]
     covering = [h for h in supersede(holdings) if h.covers(at(probe))]
     assert len({h.held_from for h in covering}) <= 1
+
+
+@given(st.permutations(range(4)))
+def test_holdings_begun_together_give_the_same_evidence_in_any_order(order: list[int]) -> None:
+    """Rows come from the database (or the in-memory index) in no set order among equals."""
+    holdings = [
+        session("C1", 0, None),
+        session("C2", 0, 50),
+        session("C3", 0, 40),
+        session("C4", 10, None),
+    ]
+    shuffled = [holdings[i] for i in order]
+    assert decide(shuffled, at(30), timedelta(0)) == decide(holdings, at(30), timedelta(0))

@@ -137,3 +137,28 @@ class PortBlock(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handle: Mapped[str | None] = mapped_column(String(40))
     source: Mapped[str | None] = mapped_column(String(300))
+
+
+class RegistryState(Base):
+    """A token that changes with every committed change to the tables attribution reads.
+
+    Database triggers (migration 0007) give it a new random value on every insert, update or
+    delete in ``REGISTRY_TABLES``, whoever writes (an import, an operator's SQL), so an
+    in-memory index built at one token is known stale as soon as the token differs. Random
+    rather than a counter: a rolled-back change must never hand its value to a later one.
+    """
+
+    __tablename__ = "registry_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
+REGISTRY_TABLES = (
+    Subscriber.__tablename__,
+    StaticAssignment.__tablename__,
+    HostedSite.__tablename__,
+    RadiusSession.__tablename__,
+    PortBlock.__tablename__,
+)
+"""The tables attribution answers from: a change to any of them changes the registry token."""

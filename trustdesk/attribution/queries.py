@@ -10,13 +10,20 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, tuple_
 
-from trustdesk.attribution.models import PortBlock, RadiusSession, StaticAssignment, Subscriber
+from trustdesk.attribution.models import (
+    HostedSite,
+    PortBlock,
+    RadiusSession,
+    RegistryState,
+    StaticAssignment,
+    Subscriber,
+)
 from trustdesk.attribution.resolve import Holding
 
 SESSIONS_PER_ADDRESS = 8
 BLOCKS_PER_ADDRESS = 256
 
-STATIC_BY_NETWORK = select(
+STATIC_COLUMNS = (
     StaticAssignment.subscriber_id,
     StaticAssignment.prefix,
     StaticAssignment.network,
@@ -24,7 +31,10 @@ STATIC_BY_NETWORK = select(
     StaticAssignment.valid_from,
     StaticAssignment.valid_to,
     StaticAssignment.source,
-).where(StaticAssignment.network.in_(bindparam("keys", expanding=True)))
+)
+STATIC_BY_NETWORK = select(*STATIC_COLUMNS).where(
+    StaticAssignment.network.in_(bindparam("keys", expanding=True))
+)
 
 SESSION_COLUMNS = (
     RadiusSession.session_id,
@@ -65,18 +75,19 @@ SESSIONS_BY_PREFIX = _sessions_where(
     RadiusSession.prefix_key.in_(bindparam("keys", expanding=True))
 )
 
+BLOCK_COLUMNS = (
+    PortBlock.nat_host,
+    PortBlock.public_ip,
+    PortBlock.port_low,
+    PortBlock.port_high,
+    PortBlock.inside_ip,
+    PortBlock.handle,
+    PortBlock.allocated_at,
+    PortBlock.released_at,
+    PortBlock.source,
+)
 BLOCKS_BY_ADDRESS = (
-    select(
-        PortBlock.nat_host,
-        PortBlock.public_ip,
-        PortBlock.port_low,
-        PortBlock.port_high,
-        PortBlock.inside_ip,
-        PortBlock.handle,
-        PortBlock.allocated_at,
-        PortBlock.released_at,
-        PortBlock.source,
-    )
+    select(*BLOCK_COLUMNS)
     .where(
         PortBlock.public_key == bindparam("key"),
         PortBlock.allocated_at.is_not(None),
@@ -89,6 +100,26 @@ NAT_PUBLIC_KEYS = select(PortBlock.public_key).distinct()
 BLOCKS_BY_PORT = BLOCKS_BY_ADDRESS.where(
     PortBlock.port_low <= bindparam("port"), PortBlock.port_high >= bindparam("port")
 )
+
+
+def static_holding(row: Any) -> Holding:
+    return Holding(
+        "static",
+        row.subscriber_id,
+        row.valid_from,
+        row.valid_to,
+        {"assignment": row.prefix, "source": row.source},
+    )
+
+
+def site_holding(row: Any) -> Holding:
+    return Holding(
+        "site",
+        row.subscriber_id,
+        row.valid_from,
+        row.valid_to,
+        {"site": row.domain, "server_ip": row.server_ip, "source": row.source},
+    )
 
 
 def session_holding(row: Any) -> Holding:
@@ -156,3 +187,30 @@ def ports_overlap(a: Holding, b: Holding) -> bool:
     low_a, high_a = a.evidence["ports"]
     low_b, high_b = b.evidence["ports"]
     return bool(low_a <= high_b and low_b <= high_a)
+
+
+# Whole-registry reads for the in-memory index (``attribution.index``), each in the order its
+# sorted lists need, so that building is appending.
+ALL_STATIC = select(*STATIC_COLUMNS)
+# (The orders follow the tables' indexes, so the database reads them without sorting.)
+ALL_SESSIONS = _sessions_unlimited(RadiusSession.address_key.is_not(None)).order_by(
+    RadiusSession.address_key, RadiusSession.held_from
+)
+ALL_PREFIX_SESSIONS = _sessions_unlimited(RadiusSession.prefix_key.is_not(None)).order_by(
+    RadiusSession.prefix_key, RadiusSession.prefix_len, RadiusSession.held_from
+)
+ALL_BLOCKS = (
+    select(*BLOCK_COLUMNS, PortBlock.public_key)
+    .where(PortBlock.allocated_at.is_not(None))
+    .order_by(PortBlock.public_key, PortBlock.allocated_at)
+)
+ALL_SITES = select(
+    HostedSite.subscriber_id,
+    HostedSite.domain,
+    HostedSite.server_ip,
+    HostedSite.server_key,
+    HostedSite.valid_from,
+    HostedSite.valid_to,
+    HostedSite.source,
+)
+REGISTRY_TOKEN = select(RegistryState.token).where(RegistryState.id == 1)

@@ -9,6 +9,8 @@ clock-skew margin; otherwise every possible holder is listed as a candidate for 
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -64,6 +66,8 @@ def supersede(
     cannot hold it any more. ``competes(a, b)`` says whether two holdings are on the same
     resource (for port blocks: overlapping port ranges); by default all of them are.
     """
+    if len(holdings) < 2:
+        return list(holdings)
     ordered = sorted(holdings, key=lambda h: h.held_from)
     result = []
     for index, holding in enumerate(ordered):
@@ -118,7 +122,7 @@ def decide(holdings: Iterable[Holding], at: datetime, skew: timedelta) -> Decisi
     if not window:
         return Decision(None, (), (), "no subscriber held this address at that time")
     candidates = tuple(sorted({h.subscriber_id for h in window if h.subscriber_id}))
-    evidence = tuple(h.described() for h in sorted(window, key=lambda h: h.held_from))
+    evidence = tuple(h.described() for h in _in_order(window))
     exact = [h for h in window if h.covers(at)]
     unknown_holder = any(h.subscriber_id is None for h in exact)
     if len(candidates) == 1 and exact and not unknown_holder:
@@ -130,3 +134,13 @@ def decide(holdings: Iterable[Holding], at: datetime, skew: timedelta) -> Decisi
     else:
         reason = f"{len(candidates)} subscribers could have held this address; an operator decides"
     return Decision(None, candidates, evidence, reason)
+
+
+def _in_order(holdings: list[Holding]) -> list[Holding]:
+    """By start; holdings that start at the same instant (two sessions begun in the same
+    second) in an order of their own, not the order the rows happened to come in, so the same
+    registry always gives the same evidence."""
+    ordered = sorted(holdings, key=lambda h: h.held_from)
+    if all(a.held_from != b.held_from for a, b in itertools.pairwise(ordered)):
+        return ordered
+    return sorted(ordered, key=lambda h: (h.held_from, json.dumps(h.described(), sort_keys=True)))

@@ -19,8 +19,10 @@ from trustdesk.intake.mail import (
     Envelope,
     ascii_int,
     attached_message,
+    content_type,
     domain_of,
     field_lines,
+    main_type,
     parse_ip,
     part_text,
     raw_headers,
@@ -39,9 +41,9 @@ _SINGLE = ("user-agent", "version", "original-mail-from", "authentication-result
 def is_arf(msg: Message) -> bool:
     """RFC 5965 §2: multipart/report; report-type=feedback-report, or a feedback-report part."""
     report_type = str(msg.get_param("report-type", "")).strip('"').lower()
-    if msg.get_content_type() == "multipart/report" and report_type == "feedback-report":
+    if content_type(msg) == "multipart/report" and report_type == "feedback-report":
         return True
-    return any(p.get_content_type() == "message/feedback-report" for p in top_parts(msg))
+    return any(content_type(p) == "message/feedback-report" for p in top_parts(msg))
 
 
 def parse_arf(msg: Message, envelope: Envelope, trusted_relays: Collection[str]) -> Report:
@@ -89,10 +91,10 @@ def _first(fields: dict[str, list[str]], name: str) -> str | None:
 def _feedback_text(parts: list[Message]) -> str:
     """The machine-readable part: labelled message/feedback-report, else a part that reads so."""
     for part in parts:
-        if part.get_content_type() == "message/feedback-report":
+        if content_type(part) == "message/feedback-report":
             return part_text(part)
     for part in parts:
-        if part.get_content_maintype() in ("text", "application"):
+        if main_type(part) in ("text", "application"):
             text = part_text(part)
             if _FEEDBACK_TYPE_LINE.search(text):
                 return text
@@ -102,7 +104,7 @@ def _feedback_text(parts: list[Message]) -> str:
 def _reported_message(parts: list[Message]) -> Message | None:
     """RFC 5965 §2 (c): the reported mail, whole or headers only."""
     for part in parts:
-        if part.get_content_type() in _REPORTED_TYPES:
+        if content_type(part) in _REPORTED_TYPES:
             found = attached_message(part)
             if found is not None:
                 return found

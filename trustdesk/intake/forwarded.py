@@ -16,6 +16,7 @@ from typing import Any
 from trustdesk.intake.mail import (
     Envelope,
     attached_message,
+    content_type,
     header,
     message_id,
     parse_ip,
@@ -62,17 +63,17 @@ def forwarded_spams(msg: Message) -> list[Message]:
     """Attached mails; else header blocks pasted (maybe quoted) into the text, plain before HTML."""
     attached_types = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
     parts = top_parts(msg)
-    attached = [attached_message(p) for p in parts if p.get_content_type() in attached_types]
+    attached = [attached_message(p) for p in parts if content_type(p) in attached_types]
     found = [spam for spam in attached if spam is not None]
     if found:
         return found
-    plain = [pasted for p in parts if p.get_content_type() == "text/plain" for pasted in _pasted(p)]
+    plain = [pasted for p in parts if content_type(p) == "text/plain" for pasted in _pasted(p)]
     if plain:
         return plain
     return [
         parse_mail_text(block)
         for part in parts
-        if part.get_content_type() == "text/html"
+        if content_type(part) == "text/html"
         for block in pasted_blocks(html_to_text(part_text(part)))
     ]
 

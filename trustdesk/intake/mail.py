@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import email
+import functools
 import hashlib
 import ipaddress
 import json
 import quopri
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,8 +84,21 @@ def decode_words(value: str) -> str:
 
 def raw_headers(msg: Message, name: str) -> list[str]:
     """Every value of header ``name``, unfolded, encoded words left alone (Received, IDs)."""
-    wanted = name.lower()
-    return [_raw_value(value) for key, value in msg.raw_items() if key.lower() == wanted]
+    return list(_header_table(msg).get(name.lower(), ()))
+
+
+_HEADERS: weakref.WeakKeyDictionary[Message, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _header_table(msg: Message) -> dict[str, list[str]]:
+    """A part's headers by lowercased name, read once: each format's detector asks for some."""
+    table = _HEADERS.get(msg)
+    if table is None:
+        table = {}
+        for key, value in msg.raw_items():
+            table.setdefault(key.lower(), []).append(_raw_value(value))
+        _HEADERS[msg] = table
+    return table
 
 
 def header(msg: Message, name: str) -> str | None:
@@ -144,8 +159,11 @@ def field_lines(text: str) -> dict[str, list[str]]:
 
 def parse_ip(text: object) -> str | None:
     """Canonical address text (``[ ]`` and ``IPv6:`` allowed, IPv4-mapped written as IPv4)."""
-    if not isinstance(text, str):
-        return None
+    return _canonical_ip(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=65536)  # a feed names the same addresses row after row
+def _canonical_ip(text: str) -> str | None:
     value = text.strip().strip("[]")
     value = value[5:] if value[:5].lower() == "ipv6:" else value
     try:
@@ -201,8 +219,7 @@ def parse_mail(data: bytes) -> Message:
         msg = email.message_from_bytes(strip_envelope_line(data), policy=compat32)
     except RecursionError as exc:
         raise UnparseableDocument("the mail's MIME structure is nested too deeply") from exc
-    for _ in walk(msg):
-        pass
+    walk(msg)
     return msg
 
 
@@ -210,8 +227,33 @@ def parse_mail_text(text: str) -> Message:
     return parse_mail(bytes_of(text))
 
 
-def walk(msg: Message) -> Iterator[tuple[Message, int]]:
+# Every format's detector walks the same parsed mail and asks each part its type (a dozen
+# walks and ~70 type look-ups a mail); parsed mails are never changed, so both are kept.
+_WALKS: weakref.WeakKeyDictionary[Message, list[tuple[Message, int]]] = weakref.WeakKeyDictionary()
+_TYPES: weakref.WeakKeyDictionary[Message, str] = weakref.WeakKeyDictionary()
+
+
+def content_type(part: Message) -> str:
+    """``part.get_content_type()``, remembered."""
+    found = _TYPES.get(part)
+    if found is None:
+        found = _TYPES[part] = part.get_content_type()
+    return found
+
+
+def main_type(part: Message) -> str:
+    return content_type(part).partition("/")[0]
+
+
+def walk(msg: Message) -> list[tuple[Message, int]]:
     """Every part in document order, with how many attached messages enclose it."""
+    found = _WALKS.get(msg)
+    if found is None:
+        found = _WALKS[msg] = list(_walk(msg))
+    return found
+
+
+def _walk(msg: Message) -> Iterator[tuple[Message, int]]:
     stack: list[tuple[Message, int]] = [(msg, 0)]
     while stack:
         part, depth = stack.pop()
@@ -220,7 +262,7 @@ def walk(msg: Message) -> Iterator[tuple[Message, int]]:
                 f"messages are nested more than {MAX_MESSAGE_DEPTH} deep; refusing to read further"
             )
         yield part, depth
-        inner = depth + 1 if part.get_content_maintype() == "message" else depth
+        inner = depth + 1 if main_type(part) == "message" else depth
         kids = [(child, inner) for child in _children(part)]
         stack.extend(reversed(kids))
 
@@ -234,11 +276,7 @@ def _children(part: Message) -> list[Message]:
 
 def top_parts(msg: Message) -> list[Message]:
     """The parts of the complaint itself (attached messages whole, not their insides)."""
-    return [
-        part
-        for part, depth in walk(msg)
-        if depth == 0 and part.get_content_maintype() != "multipart"
-    ]
+    return [part for part, depth in walk(msg) if depth == 0 and main_type(part) != "multipart"]
 
 
 def _cte(part: Message) -> str:
@@ -264,7 +302,7 @@ def _message_part_bytes(part: Message) -> bytes:
 
 def part_bytes(part: Message) -> bytes:
     """A leaf part's content, transfer encoding undone."""
-    if part.get_content_maintype() == "message":
+    if main_type(part) == "message":
         return _message_part_bytes(part)
     return _payload_bytes(part)
 
@@ -279,6 +317,10 @@ def part_text(part: Message) -> str:
 
 
 def filename_of(part: Message) -> str | None:
+    table = _header_table(part)
+    values = table.get("content-disposition", []) + table.get("content-type", [])
+    if not any("name" in value.lower() for value in values):
+        return None  # no filename= nor name= parameter: skip the stdlib's parameter parsing
     name = part.get_filename() or collapse_rfc2231_value(part.get_param("name") or "")
     return decode_words(_raw_value(name)) if name else None
 
@@ -286,7 +328,7 @@ def filename_of(part: Message) -> str | None:
 def attached_message(part: Message) -> Message | None:
     """The mail inside a message/rfc822 (or pasted rfc822-headers) part."""
     children = _children(part)
-    if part.get_content_type() != "message/rfc822":
+    if content_type(part) != "message/rfc822":
         return parse_mail_text(part_text(part))
     if not children:
         return None
@@ -350,7 +392,7 @@ def mail_evidence(raw: bytes, msg: Message) -> str:
     """SPEC §1 / seed 000: the complete mail, header and body, as text; parts hidden by a
     transfer encoding or a legacy charset are added decoded so that an operator can read them."""
     text = decode_text(raw)
-    readable = [_readable(part) for part, _ in walk(msg) if part.get_content_maintype() == "text"]
+    readable = [_readable(part) for part, _ in walk(msg) if main_type(part) == "text"]
     shown = [item for item in readable if item]
     return "\n".join([text.rstrip("\n"), "", _DECODED_MARK, *shown]) if shown else text
 
@@ -359,4 +401,4 @@ def _readable(part: Message) -> str | None:
     charset = part.get_content_charset() or ""
     if _cte(part) not in ("base64", "quoted-printable") and charset in ("", "us-ascii", "utf-8"):
         return None
-    return f"[{part.get_content_type()}; charset={charset or 'undeclared'}]\n{part_text(part)}"
+    return f"[{content_type(part)}; charset={charset or 'undeclared'}]\n{part_text(part)}"

@@ -109,50 +109,42 @@ def parse_received(value: str) -> Hop:
 def _split_date(text: str) -> tuple[str, str]:
     """Split at the last ';' outside comments: RFC 5321 puts the date after it."""
     depth, cut = 0, -1
-    for index, char in enumerate(text):
+    for mark in _MARKS.finditer(text):  # only the three characters that matter, not every one
+        char = mark.group()
         if char == "(":
             depth += 1
         elif char == ")":
             depth = max(depth - 1, 0)
-        elif char == ";" and depth == 0:
-            cut = index
+        elif depth == 0:
+            cut = mark.start()
     if cut < 0:
         return text, ""
     return text[:cut], text[cut + 1 :]
 
 
+_MARKS = re.compile(r"[();]")
+_PIECES = re.compile(r"\(|\)|[^\s()]+")
+
+
 def _tokenize(text: str) -> list[_Token]:
     """Words and (possibly nested) comments, in order; an unclosed comment runs to the end."""
     tokens: list[_Token] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isspace() or char == ")":
-            index += 1
-        elif char == "(":
-            end = _comment_end(text, index)
-            tokens.append(_Token(text[index + 1 : end].strip(), True))
-            index = end + 1
-        else:
-            end = index
-            while end < len(text) and not text[end].isspace() and text[end] not in "()":
-                end += 1
-            tokens.append(_Token(text[index:end], False))
-            index = end
-    return tokens
-
-
-def _comment_end(text: str, start: int) -> int:
-    """Index of the ')' closing the comment opened at ``start`` (len(text) if never closed)."""
-    depth = 0
-    for index in range(start, len(text)):
-        if text[index] == "(":
-            depth += 1
-        elif text[index] == ")":
-            depth -= 1
+    depth, opened = 0, 0
+    for piece in _PIECES.finditer(text):
+        mark = piece.group()
+        if mark == "(":
             if depth == 0:
-                return index
-    return len(text)
+                opened = piece.end()
+            depth += 1
+        elif mark == ")":
+            if depth == 1:
+                tokens.append(_Token(text[opened : piece.start()].strip(), True))
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            tokens.append(_Token(mark, False))
+    if depth:
+        tokens.append(_Token(text[opened:].strip(), True))
+    return tokens
 
 
 def _clauses(tokens: list[_Token]) -> dict[str, list[_Token]]:
@@ -291,6 +283,7 @@ def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@functools.lru_cache(maxsize=4096)
 def _org_domain(name: str | None) -> str | None:
     """Organisational domain of a DNS name (the name under its public suffix).
 

@@ -9,27 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.attribution.service import Attribution, Attributor
-from trustdesk.db import unit_of_work
+from trustdesk.db import driver_insert, reserve_ids, unit_of_work
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
 from trustdesk.intake.parse import parse_document
-from trustdesk.intake.report import Report, UnparseableDocument
+from trustdesk.intake.report import Complainant, Report, UnparseableDocument
 from trustdesk.privacy.service import record_access
 from trustdesk.settings import Settings
 from trustdesk.timeutil import iso_jst
 
 
 class DocumentTooLarge(UnparseableDocument):
-    pass
+    @classmethod
+    def of(cls, size: int, limit: int) -> DocumentTooLarge:
+        return cls(f"document is {size} bytes; the limit is {limit}")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def store_document(
 ) -> Document:
     """Keep the raw bytes (the evidence) before anything else is tried on them."""
     if len(data) > limit:
-        raise DocumentTooLarge(f"document is {len(data)} bytes; the limit is {limit}")
+        raise DocumentTooLarge.of(len(data), limit)
     digest = hashlib.sha256(data).hexdigest()
     existing = session.scalars(select(Document).where(Document.sha256 == digest)).first()
     if existing is not None:
@@ -127,14 +129,43 @@ def store_document(
     return document
 
 
+def store_documents(
+    session: Session, documents: list[tuple[bytes, str | None]], now: datetime
+) -> list[int]:
+    """``store_document`` for many (all within the size limit): one probe, one insert."""
+    digests = [hashlib.sha256(data).hexdigest() for data, _ in documents]
+    known = dict(
+        session.execute(
+            select(Document.sha256, Document.id).where(Document.sha256.in_(set(digests)))
+        ).all()
+    )
+    new = {}
+    for digest, (data, filename) in zip(digests, documents, strict=True):
+        if digest not in known and digest not in new:
+            new[digest] = {
+                "sha256": digest,
+                "filename": filename,
+                "size": len(data),
+                "content": data,
+                "received_at": now,
+                "status": "pending",
+            }
+    if new:
+        returning = insert(Document).returning(Document.sha256, Document.id)
+        known |= dict(session.connection().execute(returning, list(new.values())).all())
+    return [known[digest] for digest in digests]
+
+
 AfterRecord = Callable[[Session, list[Outcome]], list[Outcome]]
 """Runs in the recording transaction, e.g. to open cases, and may enrich the outcomes."""
 WithDocument = Callable[[Session, int], None]
-"""Runs in the storing transaction with the stored document's id."""
-
+"""Runs in the storing transaction with the stored document's id (a form's uploaded files)."""
 ClaimDocument = Callable[[Session, int, bytes, str], Outcome | None]
 """Runs before parsing, given the stored document's id, bytes and label; a document it claims
 (e.g. a reply to a case's notice) is done with its outcome and is not parsed as complaints."""
+
+DOCUMENT_BATCH = 200  # documents stored, then recorded, per transaction in ``ingest_many``
+BATCH_BYTES = 64 * 1024 * 1024
 
 
 def ingest(
@@ -152,19 +183,79 @@ def ingest(
 
     ``with_document`` runs in the storing transaction, for what must be kept with the raw
     document or not at all (a form's uploaded files)."""
-    label = filename or "-"
-    try:
-        with unit_of_work(factory) as session:
-            document_id = store_document(
-                session, data, filename, now, settings.intake.max_document_bytes
-            ).id
-            if with_document is not None:
-                with_document(session, document_id)
-    except DocumentTooLarge as exc:
-        return [Outcome(label, error=str(exc))]
-    return process(
-        factory, settings, document_id, data, filename, label, now, actor, after_record, claim
-    )
+    hooks = _Hooks(after_record, with_document, claim)
+    [outcomes] = _ingest_batch(factory, settings, [(data, filename)], now, actor, hooks)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What the caller runs inside intake's transactions (see the three types above)."""
+
+    after_record: AfterRecord | None = None
+    with_document: WithDocument | None = None
+    claim: ClaimDocument | None = None
+
+
+def ingest_many(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    documents: Iterable[tuple[bytes, str | None]],
+    now: datetime,
+    actor: str,
+    after_record: AfterRecord | None = None,
+    claim: ClaimDocument | None = None,
+) -> Iterator[list[Outcome]]:
+    """``ingest`` for many documents (a mailbox, ``trustdesk ingest *.eml``): each document's
+    outcomes, in order, with up to ``DOCUMENT_BATCH`` documents per pair of transactions.
+
+    A commit per document bounds intake by the database's commit latency (issue 2's benchmark:
+    1,000 mails a second). The guarantee stays ``ingest``'s: every document of a batch is
+    committed before any of them is parsed, and outcomes are yielded only once the transaction
+    that recorded the batch's complaints has committed; a crash in between leaves the batch's
+    documents pending for ``retry_pending``.
+    """
+    hooks = _Hooks(after_record, claim=claim)
+    batch: list[tuple[bytes, str | None]] = []
+    size = 0
+    for data, filename in documents:
+        batch.append((data, filename))
+        size += len(data)
+        if len(batch) >= DOCUMENT_BATCH or size >= BATCH_BYTES:
+            yield from _ingest_batch(factory, settings, batch, now, actor, hooks)
+            batch, size = [], 0
+    if batch:
+        yield from _ingest_batch(factory, settings, batch, now, actor, hooks)
+
+
+def _ingest_batch(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    batch: list[tuple[bytes, str | None]],
+    now: datetime,
+    actor: str,
+    hooks: _Hooks,
+) -> list[list[Outcome]]:
+    limit = settings.intake.max_document_bytes
+    accepted = [(data, filename) for data, filename in batch if len(data) <= limit]
+    ids: list[int] = []
+    if accepted:
+        with unit_of_work(factory) as session:  # commit #1: the raw documents
+            ids = store_documents(session, accepted, now)
+            if hooks.with_document is not None:
+                for document_id in ids:
+                    hooks.with_document(session, document_id)
+    stored = [
+        (document_id, data, filename, filename or "-")
+        for document_id, (data, filename) in zip(ids, accepted, strict=True)
+    ]
+    recorded = iter(_record_documents(factory, settings, stored, now, actor, hooks))
+    return [
+        next(recorded)
+        if len(data) <= limit
+        else [Outcome(filename or "-", error=str(DocumentTooLarge.of(len(data), limit)))]
+        for data, filename in batch
+    ]
 
 
 def process(
@@ -180,38 +271,118 @@ def process(
     claim: ClaimDocument | None = None,
 ) -> list[Outcome]:
     """Parse a stored document and record its complaints; a failure is kept on the document."""
-    if claim is not None:
-        with unit_of_work(factory) as session:
-            claimed = claim(session, document_id, content, label)
-            if claimed is not None:
-                session.get_one(Document, document_id).status = "parsed"
-                return [claimed]
-    try:
-        reports = parse_document(content, filename, settings.provider.trusted_relays)
-    except UnparseableDocument as exc:
-        with unit_of_work(factory) as session:
-            document = session.get_one(Document, document_id)
-            document.status, document.error = "failed", str(exc)
-        return [Outcome(label, error=str(exc))]
-    with unit_of_work(factory) as session:
+    documents = [(document_id, content, filename, label)]
+    hooks = _Hooks(after_record, claim=claim)
+    [outcomes] = _record_documents(factory, settings, documents, now, actor, hooks)
+    return outcomes
+
+
+StoredDocument = tuple[int, bytes, str | None, str]  # id, content, filename, label
+
+
+def _record_documents(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    documents: list[StoredDocument],
+    now: datetime,
+    actor: str,
+    hooks: _Hooks,
+) -> list[list[Outcome]]:
+    """Parse stored documents, then record all their complaints in one transaction, each
+    document marked parsed (or failed, with the reason), and one audit entry for the reads of
+    connection logs the attribution made. Documents the ``claim`` hook takes are done first."""
+    claimed = _claimed(factory, documents, hooks.claim)
+    if claimed:
+        rest = _record_documents(
+            factory,
+            settings,
+            [d for d in documents if d[0] not in claimed],
+            now,
+            actor,
+            _Hooks(hooks.after_record),
+        )
+        unclaimed = iter(rest)
+        return [[claimed[d[0]]] if d[0] in claimed else next(unclaimed) for d in documents]
+    after_record = hooks.after_record
+    if not documents:
+        return []
+    relays = settings.provider.trusted_relays
+    parsed: list[tuple[int, str, list[Report] | str]] = []
+    for document_id, content, filename, label in documents:
+        try:
+            parsed.append((document_id, label, parse_document(content, filename, relays)))
+        except UnparseableDocument as exc:
+            parsed.append((document_id, label, str(exc)))
+    items = [
+        (document_id, label, report)
+        for document_id, label, found in parsed
+        if not isinstance(found, str)
+        for report in found
+    ]
+    with unit_of_work(factory) as session:  # commit #2: complaints, statuses, the audit entry
         attributor = Attributor(
             session, settings.provider, timedelta(seconds=settings.attribution.clock_skew_seconds)
         )
-        outcomes = record_all(session, attributor, document_id, label, reports, now)
+        outcomes = _record_items(session, attributor, items, now)
         if after_record is not None:
             outcomes = after_record(session, outcomes)
-        document = session.get_one(Document, document_id)
-        document.status, document.error = "parsed", None
-        record_access(
-            session,
-            actor=actor,
-            action="attribute-complaints",
-            subject=f"document {document_id}",
-            now=now,
-            reason="complaint intake (SPEC §2)",
-            detail={"complaints": [o.complaint.id for o in outcomes if o.complaint]},
-        )
-    return outcomes
+        _mark_documents(session, parsed)
+        read = [document_id for document_id, _, found in parsed if not isinstance(found, str)]
+        if read:
+            record_access(
+                session,
+                actor=actor,
+                action="attribute-complaints",
+                subject=f"document {read[0]}" if len(read) == 1 else f"{len(read)} documents",
+                now=now,
+                reason="complaint intake (SPEC §2)",
+                detail={
+                    "documents": read,
+                    "complaints": [o.complaint.id for o in outcomes if o.complaint],
+                },
+            )
+    remaining = iter(outcomes)
+    return [
+        [Outcome(label, error=found)]
+        if isinstance(found, str)
+        else [next(remaining) for _ in found]
+        for _, label, found in parsed
+    ]
+
+
+def _claimed(
+    factory: sessionmaker[Session], documents: list[StoredDocument], claim: ClaimDocument | None
+) -> dict[int, Outcome]:
+    """The documents ``claim`` takes (replies to notices), recorded and marked parsed in one
+    transaction before anything is parsed as a complaint."""
+    if claim is None or not documents:
+        return {}
+    taken: dict[int, Outcome] = {}
+    with unit_of_work(factory) as session:
+        for document_id, content, _filename, label in documents:
+            outcome = claim(session, document_id, content, label)
+            if outcome is not None:
+                session.get_one(Document, document_id).status = "parsed"
+                taken[document_id] = outcome
+    return taken
+
+
+def _mark_documents(session: Session, parsed: list[tuple[int, str, list[Report] | str]]) -> None:
+    """Parsed or failed (with the reason), in one statement for the whole batch."""
+    statement = (
+        update(Document)
+        .where(Document.id == bindparam("document_id"))
+        .values(status=bindparam("new_status"), error=bindparam("reason"))
+    )
+    rows = [
+        {
+            "document_id": document_id,
+            "new_status": "failed" if isinstance(found, str) else "parsed",
+            "reason": found if isinstance(found, str) else None,
+        }
+        for document_id, _, found in parsed
+    ]
+    session.connection().execute(statement, rows)
 
 
 def retry_pending(
@@ -260,6 +431,8 @@ def fingerprint_of(report: Report) -> str:
 RECORD_BATCH = 500
 PREFETCH_FROM = 20  # fewer reports (a single mail): one lookup each costs less than a prefetch
 
+RecordItem = tuple[int, str, Report]  # document id, label, report
+
 
 def record_all(
     session: Session,
@@ -269,44 +442,46 @@ def record_all(
     reports: list[Report],
     now: datetime,
 ) -> list[Outcome]:
-    """Record a document's reports in batches: one duplicate probe and one insert per batch.
+    """Record a document's reports (see ``_record_items``)."""
+    return _record_items(session, attributor, [(document_id, label, r) for r in reports], now)
 
-    A feed file holds many thousands of rows; probing and inserting row by row (each insert in
-    its own savepoint) would make intake database-bound. Only when a concurrent ingest stored
-    some of the same complaints meanwhile does a batch fall back to ``record`` one by one.
+
+def _record_items(
+    session: Session, attributor: Attributor, items: list[RecordItem], now: datetime
+) -> list[Outcome]:
+    """Record reports in batches: one duplicate probe and one insert per batch.
+
+    A feed file holds many thousands of rows, a batch of mails hundreds of reports; probing and
+    inserting one by one (each insert in its own savepoint) would make intake database-bound.
+    Only when a concurrent ingest stored some of the same complaints meanwhile does a batch
+    fall back to ``record`` one by one.
     """
     outcomes: list[Outcome] = []
-    for start in range(0, len(reports), RECORD_BATCH):
-        batch = reports[start : start + RECORD_BATCH]
-        outcomes += _record_batch(session, attributor, document_id, label, batch, now)
+    for start in range(0, len(items), RECORD_BATCH):
+        outcomes += _record_batch(session, attributor, items[start : start + RECORD_BATCH], now)
     return outcomes
 
 
 def _record_batch(
-    session: Session,
-    attributor: Attributor,
-    document_id: int,
-    label: str,
-    reports: list[Report],
-    now: datetime,
+    session: Session, attributor: Attributor, items: list[RecordItem], now: datetime
 ) -> list[Outcome]:
-    prints = [fingerprint_of(report) for report in reports]
+    prints = [fingerprint_of(report) for _, _, report in items]
     known = {
         complaint.fingerprint: Recorded.of(complaint)
         for complaint in session.scalars(
             select(Complaint).where(Complaint.fingerprint.in_(set(prints)))
         )
     }
-    if len(reports) >= PREFETCH_FROM:
+    if len(items) >= PREFETCH_FROM:
         attributor.prefetch(
             [
                 (report.source_ip, report.observed_at)
-                for report, fingerprint in zip(reports, prints, strict=True)
+                for (_, _, report), fingerprint in zip(items, prints, strict=True)
                 if fingerprint not in known and report.source_ip and report.observed_at
             ]
         )
     fresh: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    for report, fingerprint in zip(reports, prints, strict=True):
+    for (document_id, _, report), fingerprint in zip(items, prints, strict=True):
         if fingerprint not in known and fingerprint not in fresh:
             attribution = attribute(attributor, report, now)
             fresh[fingerprint] = _complaint_rows(report, fingerprint, document_id, attribution, now)
@@ -314,11 +489,11 @@ def _record_batch(
         with session.begin_nested():
             known |= _insert(session, list(fresh.values()))
     except IntegrityError:  # some were stored meanwhile by a concurrent ingest
-        return [record(session, attributor, document_id, label, r, now) for r in reports]
-    # The same event twice in one document is one complaint: only its first mention is new.
+        return [record(session, attributor, d, label, r, now) for d, label, r in items]
+    # The same event twice in a batch is one complaint: only its first mention is new.
     seen: set[str] = set()
     outcomes = []
-    for fingerprint in prints:
+    for (_, label, _), fingerprint in zip(items, prints, strict=True):
         outcomes.append(
             Outcome(
                 label, known[fingerprint], duplicate=fingerprint not in fresh or fingerprint in seen
@@ -331,30 +506,31 @@ def _record_batch(
 def _insert(
     session: Session, rows: list[tuple[dict[str, Any], dict[str, Any]]]
 ) -> dict[str, Recorded]:
-    """Bulk INSERT ... RETURNING of complaints, then their complainants, on the Core layer.
+    """Bulk INSERT of complaints, then their complainants, on the Core layer.
 
-    The ORM unit of work costs more than the rest of intake together for a feed file; the
-    returned complaints are detached values for the caller's output, not tracked objects.
+    The ORM unit of work costs more than the rest of intake together for a feed file, and
+    ``INSERT ... RETURNING`` makes SQLAlchemy build multi-row statements row by row: the ids
+    are reserved first (``db.reserve_ids``) and both inserts are the driver's ``executemany``
+    (``db.driver_insert``).
+    The returned complaints are detached values for the caller's output, not tracked objects.
     """
     if not rows:
         return {}
     connection = session.connection()
-    ids = dict(
-        connection.execute(
-            insert(Complaint).returning(Complaint.fingerprint, Complaint.id),
-            [complaint for complaint, _ in rows],
-        ).all()
+    ids = reserve_ids(connection, Complaint.__table__.c.id, len(rows))
+    driver_insert(
+        connection,
+        Complaint,
+        [{**complaint, "id": id_} for (complaint, _), id_ in zip(rows, ids, strict=True)],
     )
-    connection.execute(
-        insert(ComplainantIdentity),
-        [
-            {**identity, "complaint_id": ids[complaint["fingerprint"]]}
-            for complaint, identity in rows
-        ],
+    driver_insert(
+        connection,
+        ComplainantIdentity,
+        [{**identity, "complaint_id": id_} for (_, identity), id_ in zip(rows, ids, strict=True)],
     )
     return {
-        complaint["fingerprint"]: Recorded.of(complaint, ids[complaint["fingerprint"]])
-        for complaint, _ in rows
+        complaint["fingerprint"]: Recorded.of(complaint, id_)
+        for (complaint, _), id_ in zip(rows, ids, strict=True)
     }
 
 
@@ -438,10 +614,22 @@ def _complaint_rows(
         "subscriber_id": attribution.subscriber_id,
         "candidates": list(attribution.candidates),
         "attribution": {"reason": attribution.reason, "evidence": list(attribution.evidence)},
-        "details": json.loads(json.dumps(report.details, default=str)),
+        "details": _json_safe(report.details),
         "warnings": list(report.warnings),
         "evidence": report.evidence,
     }
     who = report.complainant  # the same fields as ComplainantIdentity
-    identity = {f.name: getattr(who, f.name) for f in fields(who)}
+    identity = {name: getattr(who, name) for name in _COMPLAINANT_FIELDS}
     return complaint, identity
+
+
+_COMPLAINANT_FIELDS = tuple(f.name for f in fields(Complainant))
+
+
+def _json_safe(details: dict[str, Any]) -> dict[str, Any]:
+    """``details`` as JSON will store it (a time becomes its text), so that the outcome and the
+    stored complaint agree. A feed row's details are already text: no round trip for them."""
+    if all(type(key) is str and type(value) is str for key, value in details.items()):
+        return dict(details)
+    loaded: dict[str, Any] = json.loads(json.dumps(details, default=str))
+    return loaded

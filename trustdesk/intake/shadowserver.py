@@ -23,6 +23,7 @@ from trustdesk.intake.charsets import decode_text
 from trustdesk.intake.mail import (
     Envelope,
     ascii_int,
+    content_type,
     filename_of,
     parse_ip,
     part_bytes,
@@ -201,7 +202,7 @@ def reports_from_mail(msg: Message, envelope: Envelope) -> list[Report]:
     for part in top_parts(msg):
         name = filename_of(part)
         lowered = (name or "").lower()
-        if not lowered.endswith((".csv", ".zip")) and part.get_content_type() != "text/csv":
+        if not lowered.endswith((".csv", ".zip")) and content_type(part) != "text/csv":
             continue
         data = part_bytes(part)
         members = unzip(data, name, budget) if data.startswith(_ZIP_MAGIC) else [(name, data)]

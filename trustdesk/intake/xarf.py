@@ -21,6 +21,7 @@ from trustdesk.intake.mail import (
     Envelope,
     ascii_int,
     canonical_sha256,
+    content_type,
     domain_of,
     field_lines,
     filename_of,
@@ -142,7 +143,7 @@ def json_reports(msg: Message, envelope: Envelope) -> list[Report]:
     reports = []
     for part in top_parts(msg):
         name = (filename_of(part) or "").lower()
-        if part.get_content_type() != "application/json" and not name.endswith(".json"):
+        if content_type(part) != "application/json" and not name.endswith(".json"):
             continue
         text = part_bytes(part).decode("utf-8", errors="replace")
         value = load_json(text)
