@@ -246,16 +246,16 @@ def test_the_dashboard_counts(login_as: LoginAs, cli: CliResult) -> None:
 def test_the_privacy_officer_reads_and_exports_the_audit_trail(
     login_as: LoginAs, cli: CliResult
 ) -> None:
-    cli("complaints", "show", "1", "--reason", '=HYPERLINK("http://evil")')
-    ingest(cli, "static_direct.eml")
-    cli("complaints", "show", "1", "--reason", '=HYPERLINK("http://evil")')
+    line = ingest(cli, "static_direct.eml")
+    shown = cli("complaints", "show", str(line["complaint_id"]), "--reason", '=HYPERLINK("x")')
+    assert shown.exit_code == 0
     client = login_as("privacy_officer")
     page = client.get("/audit").text
     assert "ハッシュチェーンは正常です" in page
     exported = client.get("/audit/export?format=csv")
     rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
     reasons = [row["reason"] for row in rows]
-    assert '\'=HYPERLINK("http://evil")' in reasons  # a formula is never left to run
+    assert '\'=HYPERLINK("x")' in reasons  # a formula is never left to run
     lines = client.get("/audit/export?format=jsonl").text.splitlines()
     assert json.loads(lines[-1])["action"] == "export-audit"
 
