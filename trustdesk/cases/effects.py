@@ -11,35 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-TEMPLATES: frozenset[str] = frozenset(
-    {
-        "spam.report_demanded",
-        "spam.suspended",
-        "spam.penalty",
-        "spam.annual_fee_exceeded",
-        "spam.reinstated",
-        "spam.terminated",
-        "spam.resolved",
-        "takedown.documents_returned",
-        "takedown.supplement_requested",
-        "takedown.inquiry",
-        "takedown.taken_down",
-        "takedown.taken_down_sender",
-        "takedown.removed_by_sender",
-        "takedown.no_action",
-        "takedown.silence_warning",
-        "abuse.ask_stop",
-        "abuse.ask_settle",
-        "abuse.ask_delete",
-        "abuse.deleted",
-        "abuse.suspended",
-        "abuse.terminated",
-        "abuse.resolved",
-        "device.warning",
-        "traffic.restricted",
-        "traffic.lifted",
-    }
-)
+from trustdesk.cases.notices import TEMPLATE_NAMES
+
+# Every notice a workflow step may send: the templates there are, but intake's receipt, which
+# a public form queues itself (cases.receipts).
+TEMPLATES: frozenset[str] = TEMPLATE_NAMES - {"intake.receipt"}
 
 BILL_KINDS: frozenset[str] = frozenset(
     {
