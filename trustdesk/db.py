@@ -97,7 +97,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _nul_safe_text)
     return engine
+
+
+def _nul_safe_text(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL text cannot hold NUL (U+0000), which complaints, forms and feeds can carry
+    (attackers write them on purpose): without this, one such character fails the whole
+    transaction that records a batch. Strings are sent with NUL as U+FFFD, the replacement
+    character, on every statement of the connection; the raw documents stay bytes, untouched.
+    SQLite stores NUL as it is, so both databases keep the same text but for that mark."""
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    class Text(StrDumperUnknown):
+        def dump(self, obj: str) -> bytes:
+            return super().dump(obj.replace("\x00", "\ufffd"))  # type: ignore[return-value]
+
+    class BinaryText(StrBinaryDumper):
+        def dump(self, obj: str) -> bytes:
+            return super().dump(obj.replace("\x00", "\ufffd"))  # type: ignore[return-value]
+
+    dbapi_connection.adapters.register_dumper(str, BinaryText)
+    dbapi_connection.adapters.register_dumper(str, Text)
 
 
 def _sqlite_begin(connection: Connection) -> None:

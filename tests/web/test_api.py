@@ -187,3 +187,9 @@ def test_the_openapi_schema_names_every_route(client: TestClient) -> None:
     ):
         assert path in paths
     assert not any(path.startswith("/queue") for path in paths)  # console pages stay out
+
+
+def test_a_query_with_a_nul_character_finds_nothing(client: TestClient, api_key: ApiKeyFor) -> None:
+    key = api_key("operator")
+    assert client.get("/api/v1/outbox?status=%00", headers=key).json() == []
+    assert client.get("/api/v1/cases?subscriber=C2001%00", headers=key).json() == []
