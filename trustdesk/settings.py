@@ -136,6 +136,12 @@ class WebSettings(BaseModel):
     smtp_max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Largest mail the abuse mailbox listener accepts"
     )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Where members and complainants reach this server: the base of the links "
+        "mailed to them (a member's DNS blocking page)",
+    )
+    member_link_days: int = Field(7, gt=0, description="Days a link mailed to a member stays valid")
 
 
 class NetworkSettings(BaseModel):

@@ -66,6 +66,8 @@ def context(**changes: object) -> NoticeContext:
         requester_name=None,
         evidence_excerpt="Received: from [203.0.113.5] by mx.example.net",
         received_at=datetime(2026, 10, 20, 15, 0, tzinfo=JST),
+        link="https://desk.example.net/member/dns/TOKEN",
+        link_expires_at=datetime(2026, 10, 27, 15, 0, tzinfo=JST),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -147,8 +149,8 @@ def test_every_template_has_a_japanese_and_an_english_file() -> None:
 
 
 def test_the_names_are_those_the_workflows_emit() -> None:
-    """And the receipt, which intake's forms queue themselves (cases.receipts)."""
-    assert TEMPLATE_NAMES - {receipts.TEMPLATE} == effects.TEMPLATES
+    """And those of no case step: the receipt (cases.receipts) and a member's link."""
+    assert TEMPLATE_NAMES - {receipts.TEMPLATE, "network.member_link"} == effects.TEMPLATES
 
 
 @pytest.mark.parametrize(("template", "lang"), EVERY_NOTICE)

@@ -67,3 +67,18 @@ class RateEvent(Base):
     bucket: Mapped[str] = mapped_column(String(32))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberToken(Base):
+    """A link that lets a member (a subscriber, who has no console login) change one of their
+    own settings, mailed to the address on their contract; only its hash is kept."""
+
+    __tablename__ = "member_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subscriber_id: Mapped[str] = mapped_column(ForeignKey("subscribers.subscriber_id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.access import keys, passwords
-from trustdesk.access.models import ApiKey, ConsoleSession, RateEvent, User
+from trustdesk.access.models import ApiKey, ConsoleSession, MemberToken, RateEvent, User
 from trustdesk.access.roles import Permission, can, check_role
 from trustdesk.settings import WebSettings
 
@@ -276,6 +276,44 @@ def key_principal(session: Session, plaintext: str, now: datetime) -> Principal 
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
     return Principal(f"apikey:{row.name}", row.role)
+
+
+# -- members' own links ------------------------------------------------------------------------
+
+
+def issue_member_token(
+    session: Session,
+    subscriber_id: str,
+    purpose: str,
+    now: datetime,
+    valid: timedelta,
+    actor: str,
+) -> str:
+    """A random link token for ``subscriber_id`` to do ``purpose`` until ``now + valid``; the
+    plaintext is returned once (it goes into the mail), only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        MemberToken(
+            token_hash=_digest(token),
+            subscriber_id=subscriber_id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + valid,
+            created_by=actor,
+        )
+    )
+    session.flush()
+    return token
+
+
+def member_of_token(session: Session, token: str, purpose: str, now: datetime) -> str | None:
+    """The subscriber a link token belongs to, while it is valid and for that purpose only."""
+    row = session.scalars(
+        select(MemberToken).where(MemberToken.token_hash == _digest(token))
+    ).first()
+    if row is None or row.purpose != purpose or row.expires_at <= now:
+        return None
+    return row.subscriber_id
 
 
 # -- rate limits --------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from typing import Literal
 
 from trustdesk.cases.notices import TEMPLATE_NAMES
 
-# Every notice a workflow step may send: the templates there are, but intake's receipt, which
-# a public form queues itself (cases.receipts).
-TEMPLATES: frozenset[str] = TEMPLATE_NAMES - {"intake.receipt"}
+# Every notice a workflow step may send: the templates there are, but those that belong to no
+# case step (cases.outbox): intake's receipt and a member's link to their own settings.
+TEMPLATES: frozenset[str] = TEMPLATE_NAMES - {"intake.receipt", "network.member_link"}
 
 BILL_KINDS: frozenset[str] = frozenset(
     {

@@ -57,6 +57,7 @@ TEMPLATE_NAMES: frozenset[str] = frozenset(
         "abuse.resolved",
         "device.warning",
         "intake.receipt",
+        "network.member_link",
         "traffic.restricted",
         "traffic.lifted",
     }
@@ -160,6 +161,8 @@ class NoticeContext:
     requester_name: str | None = None
     evidence_excerpt: str | None = None
     received_at: datetime | None = None  # when a complaint was filed (its receipt)
+    link: str | None = None  # a member's own settings page (network.member_link)
+    link_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,8 @@ def _values(context: NoticeContext, lang: str) -> dict[str, object]:
         "requester_name": _maybe(_inline, context.requester_name),
         "evidence_excerpt": _maybe(_quoted, context.evidence_excerpt),
         "received_at": _maybe(lambda moment: _moment(moment, lang), context.received_at),
+        "link": _maybe(_inline, context.link),
+        "link_expires_at": _maybe(lambda moment: _deadline(moment, lang), context.link_expires_at),
     }
     return {name: value for name, value in values.items() if value not in (None, "", ())}
 

@@ -7,13 +7,13 @@ the recording transaction and delivered by ``runner.deliver`` like every notice.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import Notice
-from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
+from trustdesk.cases.notices import NoticeContext, render
+from trustdesk.cases.outbox import keep_notice
 from trustdesk.intake.models import ComplainantIdentity, complaint_reference
 from trustdesk.intake.service import Outcome
 from trustdesk.settings import ProviderSettings
@@ -55,42 +55,8 @@ def queue_receipt(
         reason=None,
         received_at=now,
     )
-    return _keep(
-        session,
-        render(TEMPLATE, lang, context),
-        reference,
-        complaint.id,
-        who.email if who else None,
-        now,
-        provider,
+    rendered = render(TEMPLATE, lang, context)
+    address = who.email if who else None
+    return keep_notice(
+        session, rendered, reference, "complainant", address, now, provider, complaint.id
     )
-
-
-def _keep(
-    session: Session,
-    rendered: RenderedNotice,
-    reference: str,
-    complaint_id: int,
-    address: str | None,
-    now: datetime,
-    provider: ProviderSettings,
-) -> Notice:
-    """Into the outbox, with a Message-ID fixed now, so a repeated delivery is the same mail."""
-    domain = provider.abuse_mailbox.rpartition("@")[2] or "trustdesk.invalid"
-    notice = Notice(
-        case_id=None,
-        complaint_id=complaint_id,
-        template=rendered.template,
-        lang=rendered.lang,
-        recipient="complainant",
-        to_address=address,
-        subject=rendered.subject,
-        body=rendered.body,
-        message_id=f"<{reference}.{secrets.token_hex(8)}@{domain}>",
-        created_at=now,
-        status="pending" if address else "undeliverable",
-        last_error=None if address else "no e-mail address on file",
-    )
-    session.add(notice)
-    session.flush()
-    return notice

@@ -25,6 +25,7 @@ from trustdesk.web import (
     console_merchant,
     console_network,
     console_uploads,
+    member,
     public_forms,
 )
 from trustdesk.web.deps import WebRuntime
@@ -74,6 +75,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_merchant.router)
     app.include_router(public_forms.router)
     app.include_router(console_uploads.router)
+    app.include_router(member.router)
     app.include_router(fraud_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.middleware("http")(_security_headers)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from trustdesk.access.roles import Permission
+from trustdesk.cases import runner
 from trustdesk.db import unit_of_work
 from trustdesk.network import chart, csam, traffic_service
 from trustdesk.network import service as network
@@ -25,6 +26,7 @@ from trustdesk.web.auth import check_csrf, require
 from trustdesk.web.console import ConsoleUser
 from trustdesk.web.deps import RuntimeDep
 from trustdesk.web.errors import ApiError
+from trustdesk.web.member import send_member_link
 from trustdesk.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -168,3 +170,24 @@ def switch_optout(
         except network.UnknownSubscriber as exc:
             raise ApiError(404, "not_found", str(exc)) from exc
     return redirect(f"/subscribers/{subscriber_id}", _t(request)("case.decided"))
+
+
+@router.post("/subscribers/{subscriber_id}/member-link")
+def mail_member_link(
+    subscriber_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Mail the member the link to switch C&C blocking themselves (seed 002 §25-2-3)."""
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.OPTOUT_MANAGE)
+    now = runtime.now()
+    with unit_of_work(runtime.factory) as session:
+        try:
+            send_member_link(session, subscriber_id, runtime.settings, now, user.principal.actor)
+        except network.UnknownSubscriber as exc:
+            raise ApiError(404, "not_found", str(exc)) from exc
+    runner.deliver(runtime.factory, runtime.settings, now)
+    return redirect(f"/subscribers/{subscriber_id}", _t(request)("net.link_sent"))

@@ -216,6 +216,11 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     ),
     "net.switch_off": ("遮断を停止する", "Switch blocking off"),
     "net.switch_on": ("遮断を再開する", "Switch blocking on"),
+    "net.send_link": ("会員に設定ページのリンクを送る", "Mail the member their settings link"),
+    "net.link_sent": (
+        "会員の登録メールアドレスへリンクを送りました。",
+        "The link was mailed to the member.",
+    ),
     # the merchant's console (seed 004)
     "nav.merchant": ("不正検知", "Fraud detection"),
     "merchant.title": ("不正注文検知サービス", "Fraud detection"),

@@ -12,6 +12,27 @@ from trustdesk.intake import taxonomy
 from trustdesk.web import i18n
 
 MESSAGES: Mapping[str, tuple[str, str]] = {
+    # a member's own C&C blocking page (seed 002 §25-2-3)
+    "member.title": ("C&Cサーバー通信遮断の設定", "C&C server blocking"),
+    "member.lead": (
+        "ボットネットの指令（C&C）サーバーのドメインへの名前解決を、お客様の回線について遮断しています。"
+        "お客様のお申し出により、この遮断を停止できます。ほかのサービス内容は変わりません。",
+        "We refuse to resolve the domains of botnet command-and-control (C&C) servers for your "
+        "line. You may switch this blocking off; nothing else about your service changes.",
+    ),
+    "member.now": ("現在の設定", "Now"),
+    "member.on": ("遮断する（推奨）", "blocking (recommended)"),
+    "member.off": ("遮断しない", "not blocking"),
+    "member.switch_off": ("遮断を停止する", "Switch blocking off"),
+    "member.switch_on": ("遮断を再開する", "Switch blocking on"),
+    "member.saved": (
+        "設定を変更しました。数分以内に反映されます。",
+        "Saved; it takes effect within minutes.",
+    ),
+    "member.csam": (
+        "児童ポルノ掲載アドレスのブロッキングは、この設定にかかわらず行われます。",
+        "The blocking of child sexual abuse material applies whatever this setting.",
+    ),
     "form.app": ("不正利用・権利侵害の申告窓口", "Abuse and rights-infringement reports"),
     "form.index.lead": (
         "当社のネットワークやお客様のサイトによる被害について、以下のフォームからお申し出ください。",
