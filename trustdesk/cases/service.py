@@ -126,7 +126,7 @@ def _join_open_case(
         )
         query = query.where(Complaint.url == complaint.url)
     case = session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
-    if case is None or "complaint" not in workflows.allowed_events(view_of(session, case)):
+    if case is None or not workflows.accepts(case.workflow, case.state, "complaint"):
         return None
     _link(session, case, [complaint.id], now)
     apply(session, case, "complaint", actor, now, provider)

@@ -124,6 +124,12 @@ def allowed_events(case: CaseView) -> tuple[str, ...]:
     return tuple(sorted(event for state, event in table if state == case.state))
 
 
+def accepts(workflow: str, state: str, event: str) -> bool:
+    """Whether ``event`` is accepted in ``state``: the state alone decides, so nothing about
+    the case needs loading to know (a complaint joining a case asks this first)."""
+    return (state, event) in _definition(workflow)[1]
+
+
 @cache
 def _definition(workflow: str) -> tuple[str, Table]:
     """The workflow's initial state and table, imported on first use because the workflow
