@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 
 from trustdesk.access.roles import Permission
 from trustdesk.access.service import Principal
@@ -75,6 +76,7 @@ ComplainantReader = Annotated[Principal, _caller(Permission.COMPLAINANT_READ)]
     response_model=IngestLine,
     responses={
         200: {"model": IngestLine, "description": "Already known: the same complaint, stored once"},
+        400: {"model": Problem, "description": "The client went away before the document ended"},
         413: {"model": Problem},
         415: {"model": Problem},
         422: {"model": Problem, "description": "Stored, but no complaint could be read from it"},
@@ -116,11 +118,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "too_large", f"the document is over the limit of {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"the document is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "too_large", f"the document is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # nothing was stored; the client is gone and will retry
+        raise ApiError(
+            400, "disconnected", "the client went away before the document ended"
+        ) from exc
     return b"".join(chunks)
 
 
