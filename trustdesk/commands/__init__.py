@@ -1,0 +1,1 @@
+"""The slices of the ``trustdesk`` command, one module per domain (see ``trustdesk.cli``)."""
