@@ -19,6 +19,7 @@ from trustdesk.cases.notices import (
     NoticeContext,
     render,
 )
+from trustdesk.cases.policy import Policy
 from trustdesk.timeutil import JST, NaiveTimeError
 
 EVERY_NOTICE = [(name, lang) for name in sorted(TEMPLATE_NAMES) for lang in sorted(LANGUAGES)]
@@ -233,6 +234,58 @@ def test_the_japanese_demand_states_the_deadline_in_jst_and_the_72_hours() -> No
     assert "203.0.113.5（ポート番号 20800）" in notice.body
     assert notice.body.startswith("山田 太郎 様\n")
     assert "報告者に関する情報は開示いたしません" in notice.body
+
+
+# An operator's policy.toml with every number a notice states changed from the seeds'.
+CHANGED_POLICY = Policy(
+    spam_reply_hours=48,
+    spam_damages_months=4,
+    spam_handling_months=2,
+    takedown_inquiry_days=9,
+    takedown_election_inquiry_days=5,
+    seal_certificate_valid_months=6,
+    site_daily_transfer_limit_bytes=500 * 2**20,
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "lang", "stated", "seed_text"),
+    [
+        (
+            "spam.report_demanded",
+            "ja",
+            ["48時間以内", "6ヶ月分", "4ヶ月分は損害金", "2ヶ月分は対応"],
+            "72時間",
+        ),
+        (
+            "spam.report_demanded",
+            "en",
+            ["within 48 hours", "48 hours from", "6 months of fees"],
+            "72",
+        ),
+        ("spam.suspended", "ja", ["6ヶ月分を前払い", "4ヶ月分は損害金"], "3ヶ月分"),
+        ("spam.suspended", "en", ["6 months of fees", "4 as damages", "2 as a handling"], "three"),
+        ("takedown.inquiry", "ja", ["9日間", "5日間"], "7日間"),
+        ("takedown.inquiry", "en", ["9 days", "5 days"], "7 days"),
+        ("takedown.supplement_requested", "ja", ["6カ月以内"], "3カ月"),
+        ("takedown.supplement_requested", "en", ["last 6 months"], "3 months"),
+        ("traffic.restricted", "ja", ["500メガバイト"], "300"),
+        ("traffic.restricted", "en", ["500 MB a day"], "300"),
+        ("traffic.lifted", "ja", ["500メガバイト"], "300"),
+        ("traffic.lifted", "en", ["500 MB again"], "300"),
+    ],
+)
+def test_a_notice_states_the_periods_and_amounts_of_the_cases_policy(
+    template: str, lang: str, stated: list[str], seed_text: str
+) -> None:
+    """policy.toml drives every deadline and amount (issue 3), so the notice that announces one
+    must say the case's number, not the seed's: a demand for a report "within 72 hours" whose
+    deadline is 48 hours away would mislead the subscriber."""
+    notice = render(template, lang, context(policy=CHANGED_POLICY))
+    text = notice.subject + "\n" + notice.body
+    for expected in stated:
+        assert expected in text
+    assert seed_text not in text
 
 
 def test_the_english_demand_writes_the_deadline_the_iso_way() -> None:

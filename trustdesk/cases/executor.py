@@ -24,6 +24,7 @@ from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice
 from trustdesk.cases.facts import CaseFacts, view
 from trustdesk.cases.models import Case, EnforcementAction, Notice
 from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
+from trustdesk.cases.policy import stored_policy
 from trustdesk.cases.workflows import Step
 from trustdesk.settings import ProviderSettings
 
@@ -177,6 +178,7 @@ def _context(
         total_billed_yen=sum(facts.billed_yen.values()),
         missing_documents=view(case, facts).documents if case.workflow == "takedown" else (),
         requester_name=who.name if (who and consented) else None,
+        policy=stored_policy(case.policy),
     )
 
 

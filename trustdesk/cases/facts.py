@@ -140,7 +140,7 @@ def _billed(session: Session, ids: list[int]) -> dict[int, dict[str, int]]:
     owner = {case_id: case_id for case_id in ids}
     for absorbed, survivor in session.execute(
         select(Case.id, Case.merged_into).where(Case.merged_into.in_(ids))
-    ).tuples():
+    ):
         owner[absorbed] = survivor if survivor is not None else absorbed
     rows = session.execute(
         select(LedgerEntry.case_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_yen))

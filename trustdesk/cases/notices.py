@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, UndefinedError
 
+from trustdesk.cases.policy import Policy
 from trustdesk.timeutil import to_jst
 
 TEMPLATE_NAMES: frozenset[str] = frozenset(
@@ -111,7 +112,7 @@ _PROBLEMS_JA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, words in (
         (r"request form missing", "登録印を押印した送信防止措置依頼書がありません"),
         (r"request form not sealed", "送信防止措置依頼書に登録印が押印されていません"),
-        (r"seal certificate missing", "印鑑登録証明書（発行から3カ月以内のもの）がありません"),
+        (r"seal certificate missing", "印鑑登録証明書がありません"),
         (r"seal certificate issue date missing", "印鑑登録証明書の発行日が確認できません"),
         (
             r"seal certificate older than (\d+) months \(issued ([\d-]+)\)",
@@ -163,6 +164,8 @@ class NoticeContext:
     received_at: datetime | None = None  # when a complaint was filed (its receipt)
     link: str | None = None  # a member's own settings page (network.member_link)
     link_expires_at: datetime | None = None
+    # The case's own policy: a notice states the periods and amounts the case runs under.
+    policy: Policy = Policy()
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,9 @@ def render(template: str, lang: str, context: NoticeContext) -> RenderedNotice:
         raise ValueError(f"no notices in language {lang!r}; choose one of ja, en")
     compiled = _environment().get_template(f"{template}.{lang}.j2")
     try:
-        fixed_subject = "".join(compiled.blocks["subject"](compiled.new_context({})))
+        # The subject is fixed text: the policy's numbers, never outside text.
+        subject_values = {"terms": _terms(context.policy)}
+        fixed_subject = "".join(compiled.blocks["subject"](compiled.new_context(subject_values)))
         body = compiled.render(_values(context, lang))
     except UndefinedError as exc:
         raise MissingNoticeValue(
@@ -255,8 +260,23 @@ def _values(context: NoticeContext, lang: str) -> dict[str, object]:
         "received_at": _maybe(lambda moment: _moment(moment, lang), context.received_at),
         "link": _maybe(_inline, context.link),
         "link_expires_at": _maybe(lambda moment: _deadline(moment, lang), context.link_expires_at),
+        "terms": _terms(context.policy),
     }
     return {name: value for name, value in values.items() if value not in (None, "", ())}
+
+
+def _terms(policy: Policy) -> dict[str, int]:
+    """The policy's periods and amounts as the notices state them (policy.toml may change any)."""
+    return {
+        "spam_reply_hours": policy.spam_reply_hours,
+        "spam_billed_months": policy.spam_damages_months + policy.spam_handling_months,
+        "spam_damages_months": policy.spam_damages_months,
+        "spam_handling_months": policy.spam_handling_months,
+        "takedown_inquiry_days": policy.takedown_inquiry_days,
+        "takedown_election_inquiry_days": policy.takedown_election_inquiry_days,
+        "seal_certificate_valid_months": policy.seal_certificate_valid_months,
+        "site_daily_transfer_limit_mb": policy.site_daily_transfer_limit_bytes // 2**20,
+    }
 
 
 def _maybe(convert: Callable[[T], R], value: T | None) -> R | None:

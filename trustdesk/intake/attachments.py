@@ -41,11 +41,12 @@ def keep_uploads(
     session: Session, document_id: int, uploads: Sequence[CheckedUpload], now: datetime
 ) -> None:
     """Add the files the document does not hold yet (a form sent twice is one document)."""
-    held = set(
-        session.execute(
+    held = {
+        (role, sha256)
+        for role, sha256 in session.execute(
             select(FormUpload.role, FormUpload.sha256).where(FormUpload.document_id == document_id)
-        ).tuples()
-    )
+        )
+    }
     for upload in uploads:
         if (upload.role, upload.sha256) in held:
             continue
@@ -71,7 +72,7 @@ def uploads_of(session: Session, complaint_id: int) -> list[UploadInfo]:
         .join(Complaint, Complaint.document_id == FormUpload.document_id)
         .where(Complaint.id == complaint_id)
         .order_by(FormUpload.id)
-    ).tuples()
+    )
     return [UploadInfo(*row) for row in rows]
 
 

@@ -58,13 +58,14 @@ def load(session: Session, lines: list[str], source: str, first_line: int) -> Co
 
 
 def _store_samples(session: Session, records: dict[str, list[RadiusRecord]]) -> None:
-    known = set(
-        session.execute(
+    known = {
+        (key, event_at)
+        for key, event_at in session.execute(
             select(CounterSample.session_key, CounterSample.event_at).where(
                 CounterSample.session_key.in_(list(records))
             )
-        ).tuples()
-    )
+        )
+    }
     fresh: dict[tuple[str, datetime], dict[str, Any]] = {}
     for key, items in records.items():
         for record in items:
