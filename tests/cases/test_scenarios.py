@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cases.scenario import Inbox, Run, at, case, ingest, outbox, subscriber
-from tests.conftest import COMPLAINTS
+from tests.conftest import COMPLAINTS, EXAMPLENET
 
 
 @pytest.mark.usefixtures("examplenet")
@@ -230,3 +230,25 @@ def test_notices_to_subscribers_never_name_the_complainant(cli: Run) -> None:
             "reports@blocklist.example",
         ):
             assert secret not in text, (notice["template"], secret)
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_the_daily_registry_import_does_not_undo_a_suspension(cli: Run, tmp_path: Path) -> None:
+    """subscribers.csv is re-exported from the customer database every day and still says
+    "active" for a subscriber a case suspended: the suspension stays until the file's status
+    itself changes (then the provider's records decide)."""
+    [line] = ingest(cli, "2026-10-20T13:05:00+09:00", COMPLAINTS / "static_direct.eml")
+    at(cli, "2026-10-23T13:05:00+09:00", "tick")
+    assert subscriber(cli, "C2001")["status"] == "suspended"
+
+    registry = EXAMPLENET / "subscribers.csv"
+    at(cli, "2026-10-24T06:00:00+09:00", "import", "subscribers", str(registry))
+    assert subscriber(cli, "C2001")["status"] == "suspended"
+
+    terminated = tmp_path / "subscribers.csv"
+    text = registry.read_text(encoding="utf-8")
+    row = next(r for r in text.splitlines() if r.startswith("C2001,"))
+    terminated.write_text(text.replace(row, row.replace(",active,", ",terminated,")), "utf-8")
+    at(cli, "2026-10-25T06:00:00+09:00", "import", "subscribers", str(terminated))
+    assert subscriber(cli, "C2001")["status"] == "terminated"
+    assert case(cli, line["case_id"])["state"] == "suspended"

@@ -128,10 +128,13 @@ def _import_subscribers(session: Session, lines: Iterable[str], report: ImportRe
             values = {f.name: getattr(row, f.name) for f in fields(SubscriberRow)}
             current = existing.get(row.subscriber_id)
             if current is None:
-                existing[row.subscriber_id] = Subscriber(**values)
+                existing[row.subscriber_id] = Subscriber(**values, registry_status=row.status)
                 session.add(existing[row.subscriber_id])
                 report.count("added")
             else:
+                if row.status == current.registry_status:
+                    del values["status"]  # the file says what it said: a case's status stays
+                values["registry_status"] = row.status
                 report.count("updated" if _apply(current, values) else "unchanged")
         session.flush()
 

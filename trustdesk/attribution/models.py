@@ -41,6 +41,10 @@ class Subscriber(Base):
     monthly_fee_yen: Mapped[int | None] = mapped_column(Integer)
     started_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # The status subscribers.csv gave last. A re-import changes ``status`` only when the file's
+    # status changed, so the daily export of the customer database does not undo a suspension
+    # a case made in between (cases.executor).
+    registry_status: Mapped[str | None] = mapped_column(String(16))
     lang: Mapped[str] = mapped_column(String(5), default="ja")  # notices' language: ja | en
     radius_user: Mapped[str | None] = mapped_column(String(253), index=True, unique=True)
 
