@@ -128,6 +128,14 @@ class WebSettings(BaseModel):
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest file a public form accepts (documents, .eml)"
     )
+    concurrent_requests: int = Field(
+        8,
+        gt=0,
+        description="Requests that touch the database a web worker serves at once, each on a "
+        "connection it keeps open; more wait their turn. A few per core is the most Python "
+        "gains from (bench/fraud.py); more only contend, and beyond the pool each would open "
+        "and close a PostgreSQL connection",
+    )
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",
         description="Mark cookies Secure: 'auto' does when the request came over HTTPS (behind a "

@@ -40,6 +40,43 @@ def test_requests_without_a_valid_key_are_401(
         assert response.json()["error"] == "unauthorized"
 
 
+def test_a_bad_key_is_refused_before_anything_about_the_order_is_said(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
+) -> None:
+    """The score checks the key in the query that reads the rules (one round trip fewer); an
+    unknown caller must still learn nothing, not even that its order would be invalid."""
+    shop = make_merchant("Shop A")
+    wrong = auth(shop.api_key[:-2] + "zz")
+    unknown_id = auth("td_000000000000_" + shop.api_key.rsplit("_", 1)[1])
+    invalid = order | {"amount_yen": "a lot"}
+    card = order | {"note": "4111 1111 1111 1111"}
+    for headers in (wrong, unknown_id):
+        for document in (order, invalid, card, [1, 2]):
+            response = client.post("/api/v1/fraud/orders", json=document, headers=headers)
+            assert response.status_code == 401, response.text
+            assert response.json() == {
+                "error": "unauthorized",
+                "detail": "unknown or revoked API key",
+            }
+    with_key = client.post("/api/v1/fraud/orders", json=invalid, headers=auth(shop.api_key))
+    assert with_key.status_code == 422 and with_key.json()["error"] == "invalid_order"
+
+
+def test_a_revoked_key_scores_nothing(
+    client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any], cli: Any
+) -> None:
+    shop = make_merchant("Shop A")
+    assert cli("fraud", "merchants", "revoke", str(shop.merchant_id)).exit_code == 0
+    response = client.post("/api/v1/fraud/orders", json=order, headers=auth(shop.api_key))
+    assert response.status_code == 401
+    assert (
+        client.get(
+            f"/api/v1/fraud/orders/{order['order_id']}", headers=auth(shop.api_key)
+        ).status_code
+        == 401
+    )
+
+
 def test_another_merchants_order_is_404(
     client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any]
 ) -> None:

@@ -40,6 +40,12 @@ class Conflict(FraudError):
     code = "conflict"
 
 
+class Unauthorized(FraudError):
+    """No merchant key, or a wrong, unknown or revoked one."""
+
+    code = "unauthorized"
+
+
 class MerchantNotFound(FraudError):
     code = "merchant_not_found"
 

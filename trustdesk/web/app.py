@@ -7,12 +7,18 @@ tests and ``trustdesk serve`` each get their own engine and clock.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from anyio import to_thread
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustdesk import db
 from trustdesk.settings import Settings, load_settings
@@ -52,7 +58,7 @@ def _wall_clock() -> datetime:
 
 def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> FastAPI:
     """The application for ``settings``; ``clock`` fixes "now" (tests, replayed scenarios)."""
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, pool_size=settings.web.concurrent_requests)
     if not db.schema_is_current(engine):
         db.upgrade(engine)
     app = FastAPI(
@@ -62,9 +68,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
         openapi_url="/openapi.json",
         docs_url=None,  # Swagger UI would load its script from a CDN; the schema is enough
         redoc_url=None,
+        lifespan=_lifespan(engine, settings.web.concurrent_requests),
     )
     app.state.runtime = WebRuntime(settings, db.session_factory(engine), clock or _wall_clock)
-    app.router.on_shutdown.append(engine.dispose)
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(console.router)
@@ -78,19 +84,51 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(member.router)
     app.include_router(fraud_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.url.path.startswith("/static/"):
-        response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+def _lifespan(engine: Engine, concurrent: int) -> Callable[[FastAPI], Any]:
+    """Handlers that touch the database run in threads: as many threads as the engine keeps
+    connections, so a burst queues for a thread rather than opening connections beyond the
+    pool (each a new PostgreSQL backend, closed again) or forty threads fighting for one GIL."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = concurrent
+        yield
+        engine.dispose()
+
+    return lifespan
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response that does not set its own.
+
+    Plain ASGI rather than ``@app.middleware("http")``: that one runs each request through a
+    task group and a memory stream, a measurable share of a fraud score's time (bench/fraud.py).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+                if static:
+                    headers["Cache-Control"] = "public, max-age=3600"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def app_from_environment() -> FastAPI:

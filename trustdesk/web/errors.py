@@ -23,6 +23,7 @@ from trustdesk.fraud.exceptions import (
     OrderNotFound,
     OrderRefused,
     RuleSetNotFound,
+    Unauthorized,
 )
 from trustdesk.fraud.rules import RuleSetInvalid
 
@@ -44,6 +45,7 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (OrderNotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (MerchantNotFound, 404, "merchant_not_found"),
+    (Unauthorized, 401, "unauthorized"),
     (RuleSetNotFound, 404, "not_found"),
     (RuleSetInvalid, 422, "invalid_rules"),
     (CaseOperationRefused, 409, "operation_refused"),
