@@ -84,3 +84,18 @@ def test_device_warnings_are_quiet_for_the_period_then_warn_again(cli: Run, tmp_
     warned = [n["to"] for n in outbox(cli) if n["template"] == "device.warning"]
     assert warned.count("taro@kato-home.example") == 2
     assert warned.count("rin@example.net") == 1
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_every_line_of_a_feed_larger_than_one_query_names_its_case(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Shadowserver file can hold more rows than PostgreSQL takes parameters (65,535), so
+    the case of each complaint is looked up in chunks (here of 1): every line still
+    names its case, the uncased one none."""
+    monkeypatch.setattr("trustdesk.cases.service._IDS_PER_QUERY", 1)
+    lines = ingest(cli, "2026-10-20T10:00:00+09:00", COMPLAINTS / SCAN)
+    [c2001, c2002, nobody] = [line["case_id"] for line in lines]
+    assert nobody is None
+    assert case(cli, c2001)["subscriber_id"] == "C2001"
+    assert case(cli, c2002)["subscriber_id"] == "C2002"

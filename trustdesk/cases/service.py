@@ -634,6 +634,10 @@ def record_reply_file(
     )
 
 
+# PostgreSQL takes at most 65,535 parameters a statement; SQLite 32,766 by default.
+_IDS_PER_QUERY = 10_000
+
+
 def cases_for(
     session: Session,
     outcomes: list[Outcome],
@@ -649,17 +653,14 @@ def cases_for(
             on_complaint(session, outcome.complaint, policy, provider, now, actor)
     session.flush()
     ids = [o.complaint.id for o in outcomes if o.complaint is not None]
-    case_of = (
-        dict(
-            session.execute(
-                select(CaseComplaint.complaint_id, CaseComplaint.case_id).where(
-                    CaseComplaint.complaint_id.in_(ids)
-                )
-            ).all()
+    case_of: dict[int, int] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):  # a feed file can hold 100,000 rows
+        rows = session.execute(
+            select(CaseComplaint.complaint_id, CaseComplaint.case_id).where(
+                CaseComplaint.complaint_id.in_(ids[start : start + _IDS_PER_QUERY])
+            )
         )
-        if ids
-        else {}
-    )
+        case_of.update((complaint_id, case_id) for complaint_id, case_id in rows)
     return [
         replace(o, case_id=case_of.get(o.complaint.id)) if o.complaint is not None else o
         for o in outcomes
