@@ -46,7 +46,6 @@ def case_of(workflow: Workflow, **changes: Any) -> CaseView:
         deadline_at=None,
         monthly_fee_yen=FEE,
         billed_yen={},
-        complaints=1,
     )
     return replace(case, **changes)
 
@@ -65,7 +64,6 @@ def advance(
         state=step.state,
         deadline_at=step.deadline_at,
         billed_yen=billed,
-        complaints=case.complaints + (event == "complaint"),
         rung=case.rung if step.rung is None else step.rung,
     )
     return after, step
@@ -342,7 +340,6 @@ def test_seed_001_step3_penalty_per_report_and_the_annual_fee_notice_exactly_onc
             expected += (notice("spam.annual_fee_exceeded"),)
         case = play(case, [Expect("complaint", D72, "suspended", None, expected)])
     assert sum(case.billed_yen.values()) == 9900 + 10 * 4400
-    assert case.complaints == 11
 
 
 def test_seed_001_step3_the_annual_fee_can_be_passed_by_the_reconnection_fee() -> None:

@@ -49,9 +49,11 @@ class CaseComplaint(Base):
     """A complaint belongs to at most one case."""
 
     __tablename__ = "case_complaints"
+    # A case's complaints in order: its first and latest are found at the ends (cases.facts).
+    __table_args__ = (Index("ix_case_complaints_case_complaint", "case_id", "complaint_id"),)
 
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -54,7 +54,6 @@ class CaseView:
     deadline_at: datetime | None
     monthly_fee_yen: int | None  # None: unknown, billing effects use 0 and say so
     billed_yen: dict[str, int]  # totals already billed on this case, by Bill.kind
-    complaints: int  # complaints attached so far
     rung: int = 0  # seed 002 §29 ladder position, 0 = ask to stop
     election: bool = False  # takedown about election content: 2-day inquiry
     documents: tuple[str, ...] = ()  # takedown: what documents.check_takedown found missing
