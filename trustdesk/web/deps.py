@@ -34,7 +34,9 @@ class WebRuntime:
         return self.clock()
 
 
-def runtime(request: Request) -> WebRuntime:
+async def runtime(request: Request) -> WebRuntime:
+    """Async because it only reads app state: FastAPI runs a sync dependency in a thread,
+    a hop on every request for nothing (bench/fraud.py)."""
     value = request.app.state.runtime
     assert isinstance(value, WebRuntime)
     return value
