@@ -23,7 +23,7 @@ from trustdesk.cases.facts import load_facts
 from trustdesk.cases.models import Case, CaseComplaint, Notice
 from trustdesk.cases.policy import Policy
 from trustdesk.cases.service import workflow_of
-from trustdesk.cases.workflows import Step
+from trustdesk.cases.steps import Step
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
 from trustdesk.settings import ProviderSettings
 from trustdesk.timeutil import JST

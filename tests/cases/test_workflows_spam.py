@@ -15,12 +15,10 @@ from hypothesis import strategies as st
 from trustdesk.cases import workflow_abuse, workflow_spam, workflow_takedown
 from trustdesk.cases.effects import TEMPLATES, Bill, Effect, Enforce, SendNotice
 from trustdesk.cases.policy import Policy
+from trustdesk.cases.steps import CaseView, Step, Workflow
 from trustdesk.cases.workflows import (
     OPERATOR_EVENTS,
-    CaseView,
     InvalidTransition,
-    Step,
-    Workflow,
     allowed_events,
     initial_state,
     transition,

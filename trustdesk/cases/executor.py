@@ -25,7 +25,7 @@ from trustdesk.cases.facts import CaseFacts, view
 from trustdesk.cases.models import Case, EnforcementAction, Notice
 from trustdesk.cases.notices import NoticeContext, RenderedNotice, render
 from trustdesk.cases.policy import stored_policy
-from trustdesk.cases.workflows import Step
+from trustdesk.cases.steps import Step
 from trustdesk.settings import ProviderSettings
 
 SUBSCRIBER_STATUS = {"suspend": "suspended", "resume": "active", "terminate": "terminated"}

@@ -21,7 +21,7 @@ from trustdesk.billing.models import LedgerEntry
 from trustdesk.cases.documents import check_takedown
 from trustdesk.cases.models import Case, CaseComplaint
 from trustdesk.cases.policy import stored_policy
-from trustdesk.cases.workflows import CaseView
+from trustdesk.cases.steps import CaseView
 from trustdesk.intake.models import ComplainantIdentity, Complaint
 
 

@@ -32,7 +32,7 @@ from trustdesk.cases.models import (
     TimelineEntry,
 )
 from trustdesk.cases.policy import Policy, stored_policy
-from trustdesk.cases.workflows import CaseView, Step
+from trustdesk.cases.steps import CaseView, Step, Workflow
 from trustdesk.intake.models import Complaint
 from trustdesk.intake.service import Outcome, Recorded, store_document
 from trustdesk.settings import ProviderSettings
@@ -41,7 +41,7 @@ __all__ = ["ActionNotFound", "CaseNotFound", "CaseOperationRefused"]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a larger number names no case
 
 
-def workflow_of(kind: str) -> tuple[workflows.Workflow, bool]:
+def workflow_of(kind: str) -> tuple[Workflow, bool]:
     """The workflow a complaint kind runs, and whether it is a device warning (seed 002 §22-1)."""
     if kind == "spam":
         return "spam", False

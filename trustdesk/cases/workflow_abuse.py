@@ -17,7 +17,7 @@ from typing import NamedTuple
 from trustdesk.cases.effects import Effect, Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "new"
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice, yen
 from trustdesk.cases.periods import after_hours
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "new"
 _OPEN_STATES = ("awaiting_reply", "under_review", "suspended", "reinstated")

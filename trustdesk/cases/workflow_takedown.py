@@ -21,7 +21,7 @@ from datetime import datetime
 from trustdesk.cases.effects import Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
 
 INITIAL = "received"
 _CLOSED = ("closed", "closed_not_ours", "closed_removed", "closed_no_action")

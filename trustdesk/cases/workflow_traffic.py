@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 
 from trustdesk.cases.effects import Enforce, SendNotice
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.workflows import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
 from trustdesk.timeutil import JST, to_jst
 
 INITIAL = "new"
