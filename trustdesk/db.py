@@ -7,11 +7,11 @@ never commit: the caller (CLI command, HTTP request, worker tick) owns the trans
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -41,6 +41,19 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
+# PostgreSQL takes at most 65,535 parameters a statement, SQLite 32,766 by default.
+PARAMETERS_PER_IN = 10_000
+
+
+def in_chunks(values: Iterable[T]) -> Iterator[list[T]]:
+    """``values`` cut into lists an ``IN (...)`` of every database takes: a feed file, an
+    import or the opted-out members can name more than one statement may carry."""
+    items, size = list(values), PARAMETERS_PER_IN
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class Base(DeclarativeBase):

@@ -93,7 +93,7 @@ def test_every_line_of_a_feed_larger_than_one_query_names_its_case(
     """A Shadowserver file can hold more rows than PostgreSQL takes parameters (65,535), so
     the case of each complaint is looked up in chunks (here of 1): every line still
     names its case, the uncased one none."""
-    monkeypatch.setattr("trustdesk.cases.service._IDS_PER_QUERY", 1)
+    monkeypatch.setattr("trustdesk.db.PARAMETERS_PER_IN", 1)
     lines = ingest(cli, "2026-10-20T10:00:00+09:00", COMPLAINTS / SCAN)
     [c2001, c2002, nobody] = [line["case_id"] for line in lines]
     assert nobody is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,3 +116,26 @@ def test_a_new_walled_garden_setting_rewrites_the_zone(
     line = export(cli, tmp_path / "zones", garden)
     assert [f["file"] for f in line["files"] if f["changed"]] == ["cc.rpz"]
     assert "evil.example CNAME blocked.example.net." in (tmp_path / "zones" / "cc.rpz").read_text()
+
+
+def test_opted_out_members_beyond_one_query_are_all_exported(
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+    examplenet: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The members and their addresses are looked up in chunks an IN list of every database
+    takes (here of one): a static IPv4 address, a static IPv6 prefix and a RADIUS session's
+    address all reach the resolver files, as they do in one query."""
+    conf = config(tmp_path, "[]")
+    for member in ("C2001", "C2004", "C2007"):
+        assert cli("network", "optout", member, "on", config=conf).exit_code == 0
+    whole = export(cli, tmp_path / "whole", conf)
+    monkeypatch.setattr("trustdesk.db.PARAMETERS_PER_IN", 1)
+    chunked = export(cli, tmp_path / "chunked", conf)
+    assert whole["exit_code"] == chunked["exit_code"] == 0
+    for name in ("optout-unbound.conf", "optout-bind.acl"):
+        text = (tmp_path / "chunked" / name).read_text()
+        assert text == (tmp_path / "whole" / name).read_text()
+        for network in ("198.51.100.61", "2001:db8:100:3b00::", "198.51.100.201"):
+            assert network in text, (name, network)

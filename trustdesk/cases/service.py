@@ -33,6 +33,7 @@ from trustdesk.cases.models import (
 )
 from trustdesk.cases.policy import Policy, stored_policy
 from trustdesk.cases.steps import CaseView, Step, Workflow
+from trustdesk.db import in_chunks
 from trustdesk.intake.models import Complaint
 from trustdesk.intake.service import Outcome, Recorded, store_document
 from trustdesk.settings import ProviderSettings
@@ -634,10 +635,6 @@ def record_reply_file(
     )
 
 
-# PostgreSQL takes at most 65,535 parameters a statement; SQLite 32,766 by default.
-_IDS_PER_QUERY = 10_000
-
-
 def cases_for(
     session: Session,
     outcomes: list[Outcome],
@@ -654,10 +651,10 @@ def cases_for(
     session.flush()
     ids = [o.complaint.id for o in outcomes if o.complaint is not None]
     case_of: dict[int, int] = {}
-    for start in range(0, len(ids), _IDS_PER_QUERY):  # a feed file can hold 100,000 rows
+    for chunk in in_chunks(ids):  # a feed file can hold 100,000 rows
         rows = session.execute(
             select(CaseComplaint.complaint_id, CaseComplaint.case_id).where(
-                CaseComplaint.complaint_id.in_(ids[start : start + _IDS_PER_QUERY])
+                CaseComplaint.complaint_id.in_(chunk)
             )
         )
         case_of.update((complaint_id, case_id) for complaint_id, case_id in rows)

@@ -29,6 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from trustdesk.attribution.models import RadiusSession, StaticAssignment, Subscriber
+from trustdesk.db import in_chunks
 from trustdesk.network import csam, optout, rpz
 from trustdesk.network import service as blocklists
 from trustdesk.network.models import CsamChange, NetworkChange, ZoneExport
@@ -294,14 +295,19 @@ def _optout_networks(
 
 
 def _static_tenures(session: Session, members: set[str]) -> list[optout.Tenure]:
-    rows = session.execute(
-        select(
-            StaticAssignment.subscriber_id,
-            StaticAssignment.prefix,
-            StaticAssignment.valid_from,
-            StaticAssignment.valid_to,
-        ).where(StaticAssignment.subscriber_id.in_(members))
-    ).all()
+    columns = (
+        StaticAssignment.subscriber_id,
+        StaticAssignment.prefix,
+        StaticAssignment.valid_from,
+        StaticAssignment.valid_to,
+    )
+    rows = [
+        row
+        for chunk in in_chunks(members)
+        for row in session.execute(
+            select(*columns).where(StaticAssignment.subscriber_id.in_(chunk))
+        )
+    ]
     return [
         optout.Tenure(row.subscriber_id, _network(row.prefix), row.valid_from, row.valid_to, False)
         for row in rows
@@ -321,28 +327,32 @@ def _session_tenures(session: Session, members: set[str], now: datetime) -> list
         RadiusSession.stopped_at,
     )
     base = select(*columns).outerjoin(Subscriber, Subscriber.radius_user == RadiusSession.user_name)
-    open_rows = session.execute(
-        base.where(
-            Subscriber.subscriber_id.in_(members),
-            RadiusSession.held_from <= now,
-            or_(RadiusSession.stopped_at.is_(None), RadiusSession.stopped_at > now),
+    open_rows = [
+        row
+        for chunk in in_chunks(members)
+        for row in session.execute(
+            base.where(
+                Subscriber.subscriber_id.in_(chunk),
+                RadiusSession.held_from <= now,
+                or_(RadiusSession.stopped_at.is_(None), RadiusSession.stopped_at > now),
+            )
         )
-    ).all()
+    ]
     if not open_rows:
         return []
     earliest = min(row.held_from for row in open_rows)
     address_keys = {row.address_key for row in open_rows if row.address_key}
     prefix_keys = {row.prefix_key for row in open_rows if row.prefix_key}
-    later = session.execute(
-        base.where(
-            RadiusSession.held_from > earliest,
-            RadiusSession.held_from <= now,
-            or_(
-                RadiusSession.address_key.in_(address_keys),
-                RadiusSession.prefix_key.in_(prefix_keys),
-            ),
+    since = (RadiusSession.held_from > earliest, RadiusSession.held_from <= now)
+    later = [
+        row
+        for key, keys in (
+            (RadiusSession.address_key, address_keys),
+            (RadiusSession.prefix_key, prefix_keys),
         )
-    ).all()
+        for chunk in in_chunks(keys)
+        for row in session.execute(base.where(*since, key.in_(chunk)))
+    ]
     tenures = []
     for row in {*open_rows, *later}:
         for network in _session_networks(row):
