@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from tests.conftest import CliResult, json_lines
+from trustdesk import db
 from trustdesk.access import service as access
-from trustdesk.access.models import User
+from trustdesk.access.models import RateEvent, User
 from trustdesk.access.passwords import WeakPassword
 from trustdesk.settings import WebSettings
 from trustdesk.timeutil import JST
@@ -134,4 +138,27 @@ def test_rate_limits_count_per_client_within_the_window(session: Session) -> Non
         access.take_rate(session, "form", "192.0.2.1", 3, window, NOW)
     access.take_rate(session, "form", "192.0.2.2", 3, window, NOW)
     access.take_rate(session, "form", "192.0.2.1", 3, window, NOW + window + timedelta(seconds=1))
-    assert access.forget_events(session, NOW + timedelta(minutes=30)) == 4
+    # a tick 90 minutes on forgets the events older than the window: the four at NOW
+    assert access.forget_events(session, NOW + timedelta(minutes=90)) == 4
+
+
+def test_each_tick_forgets_the_rate_events_no_window_looks_at(
+    factory: sessionmaker[Session], cli: Callable[..., CliResult]
+) -> None:
+    """Without this the rate_events table grew by one row per login failure and form for ever."""
+    with db.unit_of_work(factory) as session:
+        for minutes in (0, 10, 100):
+            access.take_rate(
+                session,
+                "form",
+                "192.0.2.1",
+                99,
+                access.RATE_WINDOW,
+                NOW + timedelta(minutes=minutes),
+            )
+    result = cli("--now", (NOW + timedelta(minutes=150)).isoformat(), "tick", "--json")
+    assert result.exit_code == 0, result.output
+    [report] = json_lines(result.stdout)
+    assert report["rate_events_forgotten"] == 2  # those of 0 and 10 minutes; 100 is in the window
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(RateEvent)) == 1

@@ -23,6 +23,10 @@ from trustdesk.settings import WebSettings
 MERCHANT_ROLE = "merchant"
 
 
+# Rate limits count events per client over this window (logins, public forms); older ones go.
+RATE_WINDOW = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is acting: an operator in the console or a machine client with an API key."""
@@ -131,7 +135,7 @@ def authenticate(
     web: WebSettings,
 ) -> LoginAttempt:
     """Check the password unless the account or the client is throttled; count a failure."""
-    window = timedelta(hours=1)
+    window = RATE_WINDOW
     if (
         count_events(session, "login-failure", client, now - window)
         >= web.login_failures_per_client
@@ -349,7 +353,7 @@ def take_rate(
     record_event(session, bucket, client, now)
 
 
-def forget_events(session: Session, before: datetime) -> int:
-    """Drop counted events older than any window looks at (the worker calls this)."""
-    result = session.execute(delete(RateEvent).where(RateEvent.at < before))
+def forget_events(session: Session, now: datetime) -> int:
+    """Drop counted events older than any window looks at (each worker tick calls this)."""
+    result = session.execute(delete(RateEvent).where(RateEvent.at < now - RATE_WINDOW))
     return int(getattr(result, "rowcount", 0) or 0)

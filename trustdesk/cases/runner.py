@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustdesk.access.service import forget_events
 from trustdesk.cases import provisioning, workflows
 from trustdesk.cases.executor import Rows
 from trustdesk.cases.facts import load_facts, view
@@ -53,6 +54,7 @@ class TickReport:
     actions_retrying: int = 0
     actions_failed: int = 0
     retried: int = 0  # complaints (or failures) of documents finished late
+    rate_events_forgotten: int = 0  # rate-limit counts older than any window
     errors: list[str] = field(default_factory=list)
 
 
@@ -66,6 +68,8 @@ def tick(
     handed = provisioning.hand_over(factory, settings.provisioning, now)
     report.actions_done, report.actions_retrying = handed.done, handed.retrying
     report.actions_failed = handed.failed
+    with unit_of_work(factory) as session:
+        report.rate_events_forgotten = forget_events(session, now)
     # Last, so that a document that breaks its parser cannot hold up deadlines, notices and
     # actions; what it records is delivered by the next tick.
     report.retried = len(

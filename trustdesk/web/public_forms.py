@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -44,7 +43,6 @@ router = APIRouter(prefix="/forms", include_in_schema=False)
 
 FORM_CSRF_COOKIE = "td_form_csrf"
 RATE_BUCKET = "public-form"
-RATE_WINDOW = timedelta(hours=1)
 ACTOR = "public-form"
 FILES: dict[FormKind, tuple[uploads.Role, ...]] = {
     "takedown": uploads.DOCUMENT_ROLES,
@@ -167,7 +165,7 @@ def _count_submission(request: Request, runtime: WebRuntime) -> None:
                 RATE_BUCKET,
                 client_address(request),
                 runtime.settings.web.form_submissions_per_client,
-                RATE_WINDOW,
+                access.RATE_WINDOW,
                 runtime.now(),
             )
     except access.RateLimited as exc:
