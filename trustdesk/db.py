@@ -10,6 +10,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,12 +49,13 @@ T = TypeVar("T")
 PARAMETERS_PER_IN = 10_000
 
 
-def in_chunks(values: Iterable[T]) -> Iterator[list[T]]:
-    """``values`` cut into lists an ``IN (...)`` of every database takes: a feed file, an
-    import or the opted-out members can name more than one statement may carry."""
-    items, size = list(values), PARAMETERS_PER_IN
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def in_chunks(values: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """``values`` cut into lists of ``size``, read as they come; by default lists an
+    ``IN (...)`` of every database takes (a feed file, an import or the opted-out members can
+    name more than one statement may carry)."""
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size or PARAMETERS_PER_IN)):
+        yield chunk
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,6 @@ import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from itertools import islice
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -35,6 +34,7 @@ from trustdesk.attribution.records import (
     SiteRow,
     SubscriberRow,
 )
+from trustdesk.db import in_chunks
 
 KINDS = ("subscribers", "assignments", "sites", "radius", "cgnat")
 CHUNK = 5000
@@ -93,12 +93,6 @@ def _good_rows(items: Iterable[T | RowError], report: ImportReport) -> Iterator[
             yield item
 
 
-def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _apply(row: Any, values: dict[str, Any]) -> bool:
     """Set ``values`` on ``row``; whether anything changed."""
     changed = False
@@ -118,7 +112,7 @@ def _known_subscribers(session: Session) -> set[str]:
 
 def _import_subscribers(session: Session, lines: Iterable[str], report: ImportReport) -> None:
     parsed = registry_csv.parse_subscribers(lines, report.source)
-    for chunk in _chunks(_good_rows(parsed, report)):
+    for chunk in in_chunks(_good_rows(parsed, report), CHUNK):
         ids = [row.subscriber_id for row in chunk]
         existing = {
             s.subscriber_id: s
@@ -217,7 +211,7 @@ def _upsert_site(session: Session, row: SiteRow, report: ImportReport) -> None:
 
 def _import_radius(session: Session, lines: Iterable[str], report: ImportReport) -> None:
     records = _good_rows(radius.parse_detail(lines, report.source), report)
-    for chunk in _chunks(records):
+    for chunk in in_chunks(records, CHUNK):
         keys = {record.session_key for record in chunk}
         rows = {
             row.session_key: row
@@ -294,7 +288,7 @@ def _session_values(summary: SessionSummary, held_from: datetime) -> dict[str, A
 
 def _import_cgnat(session: Session, lines: Iterable[str], report: ImportReport) -> None:
     events = _good_rows(cgnat.parse_junos(lines, report.source), report)
-    for chunk in _chunks(events):
+    for chunk in in_chunks(events, CHUNK):
         for event in sorted(chunk, key=lambda e: e.at):
             {"alloc": _block_allocated, "active": _block_active, "release": _block_released}[
                 event.event
