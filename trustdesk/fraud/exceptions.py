@@ -41,9 +41,12 @@ class Conflict(FraudError):
 
 
 class Unauthorized(FraudError):
-    """No merchant key, or a wrong, unknown or revoked one."""
+    """A wrong, unknown or revoked merchant key."""
 
     code = "unauthorized"
+
+    def __init__(self, detail: str = "unknown or revoked API key") -> None:
+        super().__init__(detail)
 
 
 class MerchantNotFound(FraudError):

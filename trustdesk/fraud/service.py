@@ -86,7 +86,6 @@ _BY_KEY = (
     .join(MerchantKey, MerchantKey.merchant_id == Merchant.id)
     .where(MerchantKey.key_id == bindparam("key_id"), MerchantKey.revoked_at.is_(None))
 )
-_UNAUTHORIZED = "unknown or revoked API key"
 
 
 _INSERT_ORDER = insert(ScoredOrder).returning(ScoredOrder.id)
@@ -117,13 +116,13 @@ def score_with_key(
     request; a key that does not hold is refused before anything about the order is said."""
     parts = keys.split_key(api_key)
     if parts is None:
-        raise Unauthorized(_UNAUTHORIZED)
+        raise Unauthorized()
     key_id, secret = parts
     try:
         order = parse_order(document)
     except FraudError:
         if merchants.authenticate(session, api_key) is None:
-            raise Unauthorized(_UNAUTHORIZED) from None
+            raise Unauthorized() from None
         raise
     merchant = (
         session.connection()
@@ -131,7 +130,7 @@ def score_with_key(
         .first()
     )
     if merchant is None or not keys.secret_matches(secret, merchant.secret_hash):
-        raise Unauthorized(_UNAUTHORIZED)
+        raise Unauthorized()
     return _score(session, scoring, merchant, order, now)
 
 

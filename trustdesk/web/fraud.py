@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from trustdesk.db import unit_of_work
 from trustdesk.fraud import merchants, rulesets, service
+from trustdesk.fraud.exceptions import Unauthorized
 from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.models import Merchant
 from trustdesk.web.deps import RuntimeDep, WebRuntime
@@ -55,7 +56,7 @@ Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 def _merchant_id(session: Session, key: str) -> int:
     merchant_id = merchants.authenticate(session, key)
     if merchant_id is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked API key")
+        raise Unauthorized()
     return merchant_id
 
 
