@@ -79,19 +79,7 @@ class Unbound:
             self.process.wait()
 
 
-def start_unbound(directory: Path, zones: Path) -> Unbound:
-    """Start ``unbound -d`` with the exported ``zones`` (csam.rpz first, cc.rpz limited to the
-    clients tagged by optout-unbound.conf) and wait until it answers."""
-    if shutil.which("unbound") is None or shutil.which("unbound-control") is None:
-        message = "needs the Debian package unbound (apt-get install -y unbound)"
-        if os.environ.get("TRUSTDESK_REQUIRE_UNBOUND"):
-            pytest.fail(message)  # CI installs it: a missing resolver is a failure there
-        pytest.skip(message)
-    (directory / "test.zone").write_text(TEST_ZONE)
-    port = _free_port()
-    config = directory / "unbound.conf"
-    config.write_text(
-        f"""server:
+_CONFIG = """server:
     interface: 127.0.0.1@{port}
     port: {port}
     do-ip6: no
@@ -125,25 +113,61 @@ remote-control:
     control-interface: "{directory}/control.sock"
     control-use-cert: no
 """
-    )
-    log = (directory / "unbound.log").open("wb")
-    process = subprocess.Popen(["unbound", "-d", "-c", str(config)], stdout=log, stderr=log)
-    server = Unbound(config, port, process)
-    _wait_until_answering(server, directory / "unbound.log")
-    return server
+
+
+def start_unbound(directory: Path, zones: Path) -> Unbound:
+    """Start ``unbound -d`` with the exported ``zones`` (csam.rpz first, cc.rpz limited to the
+    clients tagged by optout-unbound.conf) and wait until it answers."""
+    if shutil.which("unbound") is None or shutil.which("unbound-control") is None:
+        message = "needs the Debian package unbound (apt-get install -y unbound)"
+        if os.environ.get("TRUSTDESK_REQUIRE_UNBOUND"):
+            pytest.fail(message)  # CI installs it: a missing resolver is a failure there
+        pytest.skip(message)
+    (directory / "test.zone").write_text(TEST_ZONE)
+    for _attempt in range(5):
+        # The port is free when probed, but it is in the ephemeral range: another process may
+        # take it (UDP or TCP) before Unbound binds it; then start again on another.
+        port = _free_port()
+        config = directory / "unbound.conf"
+        config.write_text(_CONFIG.format(port=port, directory=directory, zones=zones))
+        log_path = directory / "unbound.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(["unbound", "-d", "-c", str(config)], stdout=log, stderr=log)
+        server = Unbound(config, port, process)
+        try:
+            _wait_until_answering(server, log_path)
+            return server
+        except PortTaken:
+            continue
+    raise RuntimeError(f"unbound found no free port: {log_path.read_text(errors='replace')}")
+
+
+class PortTaken(RuntimeError):
+    """Unbound could not bind the port chosen for it."""
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port free for UDP and for TCP (Unbound listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
 
 
 def _wait_until_answering(server: Unbound, log: Path) -> None:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"unbound exited: {log.read_text(errors='replace')}")
+            text = log.read_text(errors="replace")
+            if "Address already in use" in text:
+                raise PortTaken(text)
+            raise RuntimeError(f"unbound exited: {text}")
         try:
             server.query("ns.test")
             return
