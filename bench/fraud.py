@@ -5,7 +5,7 @@
 
 In-process: (1) the pure path — parse, screen, normalise, features, 50 CEL rules — and (2) the
 full ``service.score`` with its lookup and inserts, one committed transaction per order, as
-``trustdesk fraud score`` makes it (four statements and a commit). Over HTTP (``--http``):
+``trustdesk fraud score`` makes it (three statements and a commit). Over HTTP (``--http``):
 ``uvicorn --workers 2`` serving ``create_app`` on the same database, driven by ``wrk`` (Debian
 package) with a Lua script that sends a new order on every request, first paced at about 500
 requests/s, then unpaced. ``--reuse`` keeps the known-fraud entries of an earlier run.
@@ -35,7 +35,7 @@ from trustdesk import db
 from trustdesk.fraud import features, merchants, rulesets, service
 from trustdesk.fraud.defaults import DEFAULT_RULE_SET
 from trustdesk.fraud.hashing import Hasher
-from trustdesk.fraud.models import KnownFraud, OrderKey
+from trustdesk.fraud.models import KnownFraud, ScoredOrder
 from trustdesk.fraud.order import parse_order, screen
 from trustdesk.fraud.rules import compiled
 from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
@@ -379,7 +379,7 @@ def main() -> None:
     full_scoring(engine, merchant_id, options.orders, now)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            connection.execute(text(f"ANALYZE {OrderKey.__tablename__}"))
+            connection.execute(text(f"ANALYZE {ScoredOrder.__tablename__}"))
     if options.http:
         http(options.db, api_key, options.seconds)
 

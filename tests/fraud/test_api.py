@@ -62,6 +62,21 @@ def test_a_bad_key_is_refused_before_anything_about_the_order_is_said(
     assert with_key.status_code == 422 and with_key.json()["error"] == "invalid_order"
 
 
+def test_a_body_that_is_not_json_is_a_422_for_the_merchant_and_a_401_for_anyone_else(
+    client: TestClient, make_merchant: MakeMerchant
+) -> None:
+    shop = make_merchant("Shop A")
+    broken = b'{"order_id": "A-1", "amount_yen": '
+    headers = auth(shop.api_key) | {"Content-Type": "application/json"}
+    response = client.post("/api/v1/fraud/orders", content=broken, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_json"
+    assert "not JSON" in response.json()["detail"]
+    stranger = auth(shop.api_key[:-2] + "zz") | {"Content-Type": "application/json"}
+    refused = client.post("/api/v1/fraud/orders", content=broken, headers=stranger)
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+
+
 def test_a_revoked_key_scores_nothing(
     client: TestClient, make_merchant: MakeMerchant, order: dict[str, Any], cli: Any
 ) -> None:

@@ -18,7 +18,8 @@ from trustdesk import db
 from trustdesk.fraud import known, rulesets, service
 from trustdesk.fraud.exceptions import Conflict, OrderInvalid, OrderNotFound, OrderRefused
 from trustdesk.fraud.merchants import authenticate, get_merchant, issue_key, revoke
-from trustdesk.fraud.models import KnownFraud, OrderKey, ScoredOrder
+from trustdesk.fraud.models import KnownFraud, ScoredOrder
+from trustdesk.fraud.order import parse_order
 
 
 def other_order(order: dict[str, Any], number: int, **buyer: str) -> dict[str, Any]:
@@ -176,6 +177,35 @@ def test_the_same_order_twice_gets_the_stored_answer_and_other_data_is_a_conflic
         score(shop.merchant_id, order)
 
 
+def test_an_order_stored_meanwhile_by_another_request_gets_the_stored_answer(
+    factory: sessionmaker[Session],
+    make_merchant: MakeMerchant,
+    scoring: service.Scoring,
+    score: ScoreOrder,
+    order: dict[str, Any],
+    clock: Clock,
+) -> None:
+    """Two requests with one order id at once: both read "not scored yet", one stores first.
+    The other's insert then stores nothing (ON CONFLICT DO NOTHING, both databases) and it
+    answers what is stored — or a conflict if its data differ — instead of a 500."""
+    shop = make_merchant("Shop A")
+    with db.unit_of_work(factory) as session:
+        merchant = service._RUN_BY_MERCHANT.run(
+            session.connection(), {"merchant_id": shop.merchant_id, "order_id": order["order_id"]}
+        ).first()
+    assert merchant.payload_hash is None  # as the slower request saw it
+    first = score(shop.merchant_id, order)
+    with db.unit_of_work(factory) as session:
+        again = service._score(session, scoring, merchant, parse_order(order), clock())
+        assert again == first
+        with pytest.raises(Conflict):
+            service._score(
+                session, scoring, merchant, parse_order(order | {"amount_yen": 1}), clock()
+            )
+    with db.unit_of_work(factory) as session:
+        assert session.scalar(select(func.count()).select_from(ScoredOrder)) == 1
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -197,7 +227,6 @@ def test_refused_orders_leave_no_trace(
         score(shop.merchant_id, order | change)
     with db.unit_of_work(factory) as session:
         assert session.scalar(select(func.count()).select_from(ScoredOrder)) == 0
-        assert session.scalar(select(func.count()).select_from(OrderKey)) == 0
 
 
 def test_a_merchant_window_replaces_the_policy_default(

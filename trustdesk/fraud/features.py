@@ -29,6 +29,11 @@ WINDOWS = ("h1", "d1", "d30")
 KNOWN_FIELDS = ("email", "phone", "billing_address", "shipping_address", "device", "card", "ip")
 # The kind of value each known-fraud field is matched as: both addresses against one list.
 KNOWN_KIND = {name: "address" if name.endswith("_address") else name for name in KNOWN_FIELDS}
+# The field whose value velocity counts for each kind: the shipping address is where goods go.
+# Its known-fraud hash is the velocity key (same kind, same value).
+VELOCITY_FIELD = {
+    kind: "shipping_address" if kind == "address" else kind for kind in VELOCITY_KINDS
+}
 FREE_MAIL = frozenset(
     {
         "gmail.com",
@@ -73,14 +78,6 @@ class Normalised:
             "device": self.device,
             "card": self.card,
             "ip": self.ip,
-        }
-
-    def velocity_values(self) -> dict[str, str | None]:
-        """What velocity counts: the shipping address is where goods go."""
-        values = self.values()
-        return {
-            kind: values["shipping_address" if kind == "address" else kind]
-            for kind in VELOCITY_KINDS
         }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from trustdesk.fraud import normalize
 from trustdesk.fraud.addresses import Address, normalise
 from trustdesk.fraud.hashing import Hasher
-from trustdesk.fraud.models import KnownFraud, OrderKey
+from trustdesk.fraud.models import KnownFraud, ScoredOrder
 
 FRAUD_OUTCOMES = frozenset({"chargeback", "confirmed_fraud"})
 KINDS = ("email", "phone", "address", "device", "card", "ip")
@@ -47,24 +47,20 @@ def normalised_value(kind: str, value: Any) -> str | None:
     return readers[kind](value)
 
 
-def record_fraud(
-    session: Session, order_pk: int, merchant_id: int, source: str, now: datetime
-) -> int:
+def record_fraud(session: Session, order: ScoredOrder, source: str, now: datetime) -> int:
     """Enter a fraudulent order's values in the database; the number of entries it now has."""
-    retract(session, order_pk)
+    retract(session, order.id)
     rows = [
         {
-            "key_hash": row.key_hash,
-            "kind": row.kind,
+            "key_hash": key_hash,
+            "kind": kind,
             "source": source,
-            "merchant_id": merchant_id,
-            "order_pk": order_pk,
+            "merchant_id": order.merchant_id,
+            "order_pk": order.id,
             "note": "",
             "added_at": now,
         }
-        for row in session.execute(
-            select(OrderKey.key_hash, OrderKey.kind).where(OrderKey.order_pk == order_pk)
-        )
+        for kind, key_hash in order.keys().items()
     ]
     if rows:
         session.execute(insert(KnownFraud), rows)

@@ -1,10 +1,11 @@
 """The database question of a score: known fraud and velocity, in one statement.
 
 It takes the keyed hashes of the order's normalised values (:mod:`trustdesk.fraud.hashing`)
-and answers for all of them at once — the known-fraud sources of each hash, and per hash the
-counts of earlier orders in each window — as the two halves of a ``UNION ALL``, each an
-indexed lookup, so scoring costs one round trip whatever the number of values. Counts are of
-*earlier* orders: the order being scored is stored after the lookup.
+and answers for all of them at once — the known-fraud sources of each hash, and for each kind
+of value the counts of earlier orders with the same one in each window — as one ``UNION ALL``
+of indexed lookups, so scoring costs one round trip whatever the number of values. Counts are
+of *earlier* orders: the order being scored is stored after the lookup. The statement runs on
+the driver (``db.DriverStatement``): it is the score's hot path.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Integer,
+    LargeBinary,
     String,
     and_,
     bindparam,
@@ -29,19 +31,16 @@ from sqlalchemy import (
     union_all,
 )
 
+from trustdesk.db import DriverStatement
 from trustdesk.fraud.features import VELOCITY_KINDS, Lookups
-from trustdesk.fraud.models import KnownFraud, OrderKey
+from trustdesk.fraud.models import KnownFraud, ScoredOrder
 
 WINDOW_LENGTHS = {"h1": timedelta(hours=1), "d1": timedelta(days=1), "d30": timedelta(days=30)}
-COUNTS = ("h1", "d1", "d30", "all_h1", "all_d1", "all_d30", "legitimate")
+COUNTS = ("h1", "d1", "d30", "all_h1", "all_d1", "all_d30")
 # An order has at most 7 values to look up. A fixed number of IN parameters, padded with a hash
 # no value has, keeps one compiled statement (an expanding IN is re-rendered on every call).
 SLOTS = 7
 _PADDING = b"\x00" * 16
-
-
-def _slots(prefix: str) -> list[Any]:
-    return [bindparam(f"{prefix}{n}") for n in range(SLOTS)]
 
 
 def _hash_parameters(prefix: str, hashes: Iterable[bytes]) -> dict[str, bytes]:
@@ -55,35 +54,44 @@ def _count(*conditions: Any) -> Any:
     return func.sum(case((and_(*conditions), 1), else_=0), type_=Integer)
 
 
-_MINE = OrderKey.merchant_id == bindparam("merchant_id")
-_SINCE = {window: OrderKey.ordered_at > bindparam(f"since_{window}") for window in WINDOW_LENGTHS}
-_KNOWN_HALF = (
-    select(
-        literal("known", String).label("part"),
-        KnownFraud.key_hash,
-        KnownFraud.source,
-        *(cast(null(), Integer).label(name) for name in COUNTS),
+def _known() -> Any:
+    nothing = (cast(null(), Integer).label(name) for name in (*COUNTS, "legitimate"))
+    return (
+        select(literal("known", String).label("part"), KnownFraud.key_hash, KnownFraud.source)
+        .add_columns(*nothing)
+        .where(KnownFraud.key_hash.in_([bindparam(f"k{n}") for n in range(SLOTS)]))
+        .distinct()
     )
-    .where(KnownFraud.key_hash.in_(_slots("k")))
-    .distinct()
-)
-_VELOCITY_HALF = (
-    select(
-        literal("velocity", String).label("part"),
-        OrderKey.key_hash,
+
+
+def _velocity(kind: str) -> Any:
+    """Earlier orders with the order's value of ``kind``, counted per window, here and at all
+    merchants; with the e-mail, also this merchant's orders found legitimate (the history)."""
+    mine = ScoredOrder.merchant_id == bindparam("merchant_id")
+    since = {
+        window: ScoredOrder.ordered_at > bindparam(f"since_{window}") for window in WINDOW_LENGTHS
+    }
+    legitimate = (
+        _count(mine, ScoredOrder.outcome == "legitimate")
+        if kind == "email"
+        else cast(null(), Integer)
+    )
+    return select(
+        literal(kind, String).label("part"),
+        cast(null(), LargeBinary).label("key_hash"),
         cast(null(), String).label("source"),
-        *(_count(since, _MINE).label(window) for window, since in _SINCE.items()),
-        *(_count(since).label(f"all_{window}") for window, since in _SINCE.items()),
-        _count(_MINE, OrderKey.kind == "email", OrderKey.legitimate.is_(True)).label("legitimate"),
+        *(_count(condition, mine).label(window) for window, condition in since.items()),
+        *(_count(condition).label(f"all_{window}") for window, condition in since.items()),
+        legitimate.label("legitimate"),
+    ).where(
+        getattr(ScoredOrder, f"{kind}_key") == bindparam(kind),
+        since["d30"],
+        ScoredOrder.ordered_at <= bindparam("until"),
     )
-    .where(
-        OrderKey.key_hash.in_(_slots("v")),
-        _SINCE["d30"],
-        OrderKey.ordered_at <= bindparam("until"),
-    )
-    .group_by(OrderKey.key_hash)
-)
-_LOOKUP: CompoundSelect[Any] = union_all(_KNOWN_HALF, _VELOCITY_HALF)
+
+
+_LOOKUP: CompoundSelect[Any] = union_all(_known(), *(_velocity(kind) for kind in VELOCITY_KINDS))
+_RUN_LOOKUP = DriverStatement(_LOOKUP)
 
 
 def lookup(
@@ -96,21 +104,19 @@ def lookup(
     """Known-fraud matches by field and velocity counts by kind, as of ``at``."""
     parameters: dict[str, Any] = {f"since_{w}": at - length for w, length in WINDOW_LENGTHS.items()}
     parameters |= _hash_parameters("k", known_hashes.values())
-    parameters |= _hash_parameters("v", velocity_hashes.values())
+    parameters |= {kind: velocity_hashes.get(kind) for kind in VELOCITY_KINDS}
     sources: dict[bytes, set[str]] = {}
-    counts: dict[bytes, Any] = {}
-    for row in connection.execute(_LOOKUP, parameters | {"merchant_id": merchant_id, "until": at}):
+    velocity: dict[str, dict[str, int]] = {}
+    legitimate = 0
+    rows = _RUN_LOOKUP.run(connection, parameters | {"merchant_id": merchant_id, "until": at})
+    for row in rows.rows:
         if row.part == "known":
             sources.setdefault(row.key_hash, set()).add(row.source)
-        else:
-            counts[row.key_hash] = row
+            continue
+        velocity[row.part] = {name: int(getattr(row, name) or 0) for name in COUNTS}
+        if row.part == "email":
+            legitimate = int(row.legitimate or 0)
     known = {
         name: sorted(sources[digest]) for name, digest in known_hashes.items() if digest in sources
     }
-    velocity: dict[str, dict[str, int]] = {}
-    for kind in VELOCITY_KINDS:
-        found = counts.get(velocity_hashes.get(kind, _PADDING))
-        if found is not None:
-            velocity[kind] = {name: int(getattr(found, name)) for name in COUNTS[:-1]}
-    email = counts.get(velocity_hashes.get("email", _PADDING))
-    return Lookups(known, velocity, int(email.legitimate) if email is not None else 0)
+    return Lookups(known, velocity, legitimate)

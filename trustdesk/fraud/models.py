@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustdesk.db import Base, UTCDateTime
+from trustdesk.fraud.features import VELOCITY_KINDS
 
 
 class Merchant(Base):
@@ -78,6 +79,11 @@ class ScoredOrder(Base):
         UniqueConstraint("merchant_id", "order_id"),
         Index("ix_fraud_orders_queue", "merchant_id", "band", "shipped_at"),
         Index("ix_fraud_orders_scored", "merchant_id", "scored_at"),
+        # velocity: the orders of 30 days with one value, found by the value's key and time
+        *(
+            Index(f"ix_fraud_orders_{kind}_key", f"{kind}_key", "ordered_at")
+            for kind in VELOCITY_KINDS
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -100,21 +106,22 @@ class ScoredOrder(Base):
     shipment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The keyed hashes (``hashing.Hasher``) of the normalised values velocity counts, also
+    # what confirmed fraud enters in the known-fraud database; None for a value not given.
+    email_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    phone_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    address_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))  # shipping address
+    device_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    card_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    ip_key: Mapped[bytes | None] = mapped_column(LargeBinary(16))
 
-
-class OrderKey(Base):
-    """A keyed hash of one normalised value of an order, for velocity counts."""
-
-    __tablename__ = "fraud_order_keys"
-    __table_args__ = (Index("ix_fraud_order_keys_hash_at", "key_hash", "ordered_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    order_pk: Mapped[int] = mapped_column(ForeignKey("fraud_orders.id"), index=True)
-    merchant_id: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
-    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    legitimate: Mapped[bool] = mapped_column(Boolean, default=False)
+    def keys(self) -> dict[str, bytes]:
+        """The order's value hashes by kind, for the values it has."""
+        return {
+            kind: key
+            for kind in VELOCITY_KINDS
+            if (key := getattr(self, f"{kind}_key")) is not None
+        }
 
 
 class KnownFraud(Base):

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from trustdesk.access import keys
+from trustdesk.db import DriverStatement
 from trustdesk.fraud import features, known, lookups, merchants
 from trustdesk.fraud.exceptions import (
     Conflict,
@@ -30,7 +32,6 @@ from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.models import (
     Merchant,
     MerchantKey,
-    OrderKey,
     Review,
     RuleSetVersion,
     ScoredOrder,
@@ -88,8 +89,35 @@ _BY_KEY = (
 )
 
 
-_INSERT_ORDER = insert(ScoredOrder).returning(ScoredOrder.id)
-_INSERT_KEYS = insert(OrderKey)
+_RUN_BY_MERCHANT = DriverStatement(_BY_MERCHANT)
+_RUN_BY_KEY = DriverStatement(_BY_KEY)
+
+
+def _insert_order(dialect: str) -> Any:
+    """The scored order's one row; a concurrent request that stored the same order id first
+    makes it insert nothing (both databases write ``ON CONFLICT DO NOTHING`` alike)."""
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(ScoredOrder).on_conflict_do_nothing(
+        index_elements=[ScoredOrder.merchant_id, ScoredOrder.order_id]
+    )
+
+
+_ORDER_COLUMNS = [
+    "merchant_id",
+    "order_id",
+    "ordered_at",
+    "amount_yen",
+    "payload",
+    "payload_hash",
+    "features",
+    "score",
+    "band",
+    "reasons",
+    "rules_version",
+    "scored_at",
+    *(f"{kind}_key" for kind in features.VELOCITY_KINDS),
+]
+_INSERT_ORDER = DriverStatement(_insert_order, column_keys=_ORDER_COLUMNS)
 
 
 def score(
@@ -97,11 +125,9 @@ def score(
 ) -> dict[str, Any]:
     """Score one order (seed 004 §17-1) for a merchant the caller vouches for (the CLI)."""
     order = parse_order(document)
-    merchant = (
-        session.connection()
-        .execute(_BY_MERCHANT, {"merchant_id": merchant_id, "order_id": order.order_id})
-        .first()
-    )
+    merchant = _RUN_BY_MERCHANT.run(
+        session.connection(), {"merchant_id": merchant_id, "order_id": order.order_id}
+    ).first()
     if merchant is None:
         raise MerchantNotFound(f"no merchant {merchant_id}")
     return _score(session, scoring, merchant, order, now)
@@ -124,11 +150,9 @@ def score_with_key(
         if merchants.authenticate(session, api_key) is None:
             raise Unauthorized() from None
         raise
-    merchant = (
-        session.connection()
-        .execute(_BY_KEY, {"key_id": key_id, "order_id": order.order_id})
-        .first()
-    )
+    merchant = _RUN_BY_KEY.run(
+        session.connection(), {"key_id": key_id, "order_id": order.order_id}
+    ).first()
     if merchant is None or not keys.secret_matches(secret, merchant.secret_hash):
         raise Unauthorized()
     return _score(session, scoring, merchant, order, now)
@@ -141,10 +165,9 @@ def _score(
     the same order sent again gets the stored answer.
 
     This is the hot path (bench/fraud.py): after the merchant's row (its rules and any earlier
-    result for the order id) three Core statements — known fraud with velocity in one, and two
-    inserts."""
-    connection = session.connection()  # Core all the way: no ORM bookkeeping per statement
-    merchant_id = merchant.merchant_id
+    result for the order id) two statements on the driver — known fraud with velocity in one,
+    and the order's row."""
+    connection = session.connection()
     window = timedelta(days=merchant.order_window_days or scoring.default_window_days)
     screen(order, now, window)
     payload = order.model_dump(mode="json")
@@ -152,12 +175,7 @@ def _score(
         json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
     if merchant.payload_hash is not None:
-        if merchant.payload_hash != digest:
-            raise Conflict(
-                f"order {order.order_id} was scored already with other data; "
-                "an order is scored once, before it is fulfilled"
-            )
-        return result_json(merchant)
+        return _earlier(merchant, order, digest)
     values = features.normalise_order(order)
     hasher = scoring.hasher
     known_hashes = {
@@ -166,12 +184,17 @@ def _score(
         if value
     }
     velocity_hashes = {
-        kind: hasher(kind, value) for kind, value in values.velocity_values().items() if value
+        kind: known_hashes[name]
+        for kind, name in features.VELOCITY_FIELD.items()
+        if name in known_hashes
     }
-    found = lookups.lookup(connection, merchant_id, order.ordered_at, known_hashes, velocity_hashes)
+    found = lookups.lookup(
+        connection, merchant.merchant_id, order.ordered_at, known_hashes, velocity_hashes
+    )
     context = features.build(order, values, found)
-    rules = compiled_version(session, merchant.rule_set_id, merchant.fingerprint)
-    verdict = rules.evaluate(context)
+    verdict = compiled_version(session, merchant.rule_set_id, merchant.fingerprint).evaluate(
+        context
+    )
     result = {
         "order_id": order.order_id,
         "score": verdict.score,
@@ -184,36 +207,31 @@ def _score(
         "rules_version": merchant.version,
         "scored_at": now,
     }
-    order_pk = connection.execute(
-        _INSERT_ORDER,
-        [
-            result
-            | {
-                "merchant_id": merchant_id,
-                "ordered_at": order.ordered_at,
-                "amount_yen": order.amount_yen,
-                "payload": payload,
-                "payload_hash": digest,
-                "features": context,
-            }
-        ],
-    ).scalar_one()
-    if velocity_hashes:
-        connection.execute(
-            _INSERT_KEYS,
-            [
-                {
-                    "order_pk": order_pk,
-                    "merchant_id": merchant_id,
-                    "kind": kind,
-                    "key_hash": key_hash,
-                    "ordered_at": order.ordered_at,
-                    "legitimate": False,
-                }
-                for kind, key_hash in velocity_hashes.items()
-            ],
-        )
+    row = result | {
+        "merchant_id": merchant.merchant_id,
+        "ordered_at": order.ordered_at,
+        "amount_yen": order.amount_yen,
+        "payload": payload,
+        "payload_hash": digest,
+        "features": context,
+    }
+    row |= {f"{kind}_key": velocity_hashes.get(kind) for kind in features.VELOCITY_KINDS}
+    if _INSERT_ORDER.run(connection, row).rowcount == 0:  # stored meanwhile by another request
+        earlier = _RUN_BY_MERCHANT.run(
+            connection, {"merchant_id": merchant.merchant_id, "order_id": order.order_id}
+        ).first()
+        return _earlier(earlier, order, digest)
     return result | {"scored_at": iso_jst(now)}
+
+
+def _earlier(row: Any, order: Order, digest: str) -> dict[str, Any]:
+    """The stored answer for an order sent again; the same order id with other data is refused."""
+    if row.payload_hash != digest:
+        raise Conflict(
+            f"order {order.order_id} was scored already with other data; "
+            "an order is scored once, before it is fulfilled"
+        )
+    return result_json(row)
 
 
 def result_json(row: Any) -> dict[str, Any]:
@@ -299,15 +317,11 @@ def record_feedback(
         raise OrderInvalid(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     row = get_order(session, merchant_id, order_id)
     row.outcome, row.outcome_at = outcome, now
-    legitimate = outcome == "legitimate"
-    session.execute(
-        update(OrderKey).where(OrderKey.order_pk == row.id).values(legitimate=legitimate)
-    )
-    if legitimate:
+    if outcome == "legitimate":  # counts toward the buyer's history (lookups: legitimate)
         known.retract(session, row.id)
         entries = 0
     else:
-        entries = known.record_fraud(session, row.id, merchant_id, outcome, now)
+        entries = known.record_fraud(session, row, outcome, now)
     return {
         "order_id": row.order_id,
         "outcome": outcome,

@@ -1,0 +1,99 @@
+"""``db.DriverStatement``: Core statements run on the driver's cursor store and read values
+exactly as SQLAlchemy does, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from trustdesk import db
+from trustdesk.fraud.models import Merchant, ScoredOrder
+
+JST = timezone(timedelta(hours=9))
+ORDER = {
+    "merchant_id": 1,
+    "order_id": "A-1",
+    "ordered_at": datetime(2026, 12, 2, 9, 30, tzinfo=JST),
+    "amount_yen": 19800,
+    "payload": {"buyer": "山田 太郎", "note": "100%"},
+    "payload_hash": "h",
+    "features": {"order": {"amount_yen": 19800}},
+    "score": 10,
+    "band": "低",
+    "reasons": [{"type": "rule", "rule": "r"}],
+    "rules_version": 1,
+    "scored_at": datetime(2026, 12, 2, 1, 0, tzinfo=UTC),
+    "email_key": b"\x00\xffkey-bytes-16..",
+    "ip_key": None,
+}
+COLUMNS = list(ORDER)
+
+
+def _insert(dialect: str) -> object:
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(ScoredOrder).on_conflict_do_nothing(
+        index_elements=[ScoredOrder.merchant_id, ScoredOrder.order_id]
+    )
+
+
+INSERT = db.DriverStatement(_insert, column_keys=COLUMNS)
+# A name used twice ($1 twice on PostgreSQL), a literal bound by SQLAlchemy, a '%' in the SQL.
+SELECT = db.DriverStatement(
+    select(
+        ScoredOrder.order_id,
+        ScoredOrder.ordered_at,
+        ScoredOrder.payload,
+        ScoredOrder.email_key,
+        ScoredOrder.ip_key,
+        literal("fixed").label("tag"),
+        (ScoredOrder.order_id.like("A-%")).label("is_a"),
+    ).where(
+        ScoredOrder.merchant_id == bindparam("merchant_id"),
+        ScoredOrder.ordered_at > bindparam("since"),
+        ScoredOrder.scored_at > bindparam("since"),
+    )
+)
+
+
+def test_values_go_in_and_come_out_as_the_orm_has_them(factory: sessionmaker[Session]) -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    with db.unit_of_work(factory) as session:
+        session.add(Merchant(id=1, name="Shop", created_at=now, active_version=1))
+        session.flush()
+        assert INSERT.run(session.connection(), ORDER) == db.DriverResult([], 1)
+        assert INSERT.run(session.connection(), ORDER | {"amount_yen": 1}).rowcount == 0
+    with db.unit_of_work(factory) as session:
+        stored = session.scalars(select(ScoredOrder)).one()
+        assert stored.ordered_at == ORDER["ordered_at"] and stored.ordered_at.tzinfo is not None
+        assert (stored.payload, stored.email_key, stored.ip_key) == (
+            ORDER["payload"],
+            ORDER["email_key"],
+            None,
+        )
+        assert stored.amount_yen == 19800
+        since = datetime(2026, 12, 1, tzinfo=UTC)
+        found = SELECT.run(session.connection(), {"merchant_id": 1, "since": since})
+        row = found.first()
+        assert row is not None and len(found.rows) == 1
+        assert row.order_id == "A-1" and row.tag == "fixed" and bool(row.is_a) is True
+        assert row.ordered_at == ORDER["ordered_at"] and row.ordered_at.utcoffset() is not None
+        assert row.payload == ORDER["payload"] and bytes(row.email_key) == ORDER["email_key"]
+        assert row.ip_key is None
+        later = datetime(2026, 12, 3, tzinfo=UTC)
+        assert SELECT.run(session.connection(), {"merchant_id": 1, "since": later}).rows == []
+        assert session.scalar(select(func.count()).select_from(ScoredOrder)) == 1
+
+
+def test_driver_insert_writes_many_rows_as_an_orm_insert_would(
+    factory: sessionmaker[Session],
+) -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    rows = [{"id": n, "name": f"店舗{n}", "created_at": now, "active_version": 1} for n in (1, 2)]
+    with db.unit_of_work(factory) as session:
+        db.driver_insert(session.connection(), Merchant, rows)
+    with db.unit_of_work(factory) as session:
+        names = session.execute(select(Merchant.name, Merchant.created_at).order_by(Merchant.id))
+        assert [tuple(row) for row in names] == [("店舗1", now), ("店舗2", now)]
