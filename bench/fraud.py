@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from common import arguments, bulk_insert, fresh_engine, latency_summary, machine
-from sqlalchemy import text
+from sqlalchemy import delete, text
 
 from trustdesk import db
 from trustdesk.fraud import features, merchants, rulesets, service
 from trustdesk.fraud.defaults import DEFAULT_RULE_SET
 from trustdesk.fraud.hashing import Hasher
-from trustdesk.fraud.models import KnownFraud, ScoredOrder
+from trustdesk.fraud.models import KnownFraud, Review, ScoredOrder
 from trustdesk.fraud.order import parse_order, screen
 from trustdesk.fraud.rules import compiled
 from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
@@ -134,9 +134,15 @@ def known_rows(hasher: Hasher, count: int, now: datetime) -> Any:
 
 def set_up(url: str, known: int, now: datetime, reuse: bool) -> tuple[Any, str, int]:
     """A merchant with 50 rules; unless ``reuse``, first a fresh schema with ``known``
-    known-fraud entries (``reuse`` keeps those of an earlier run)."""
+    known-fraud entries (``reuse`` keeps those of an earlier run, and forgets its orders: each
+    run's velocity counts start from nothing, as on a fresh schema)."""
     if reuse:
         engine = db.make_engine(Settings(database_url=url).database_url)
+        db.upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(delete(Review))
+            connection.execute(delete(KnownFraud).where(KnownFraud.order_pk.is_not(None)))
+            connection.execute(delete(ScoredOrder))
     else:
         engine = fresh_engine(url)
     factory = db.session_factory(engine)

@@ -340,7 +340,9 @@ class DriverStatement:
                 cursor.execute(compiled.sql, compiled.bind(parameters), prepare=True)
             else:
                 cursor.execute(compiled.sql, compiled.bind(parameters))
-            rows = compiled.read(cursor, cursor.fetchall()) if cursor.description else []
+            # rows only from a statement that exports columns: asking the cursor (its
+            # description) builds a column object for each, on every execution
+            rows = compiled.read(cursor, cursor.fetchall()) if compiled.columns else []
             return DriverResult(rows, cursor.rowcount)
         finally:
             cursor.close()

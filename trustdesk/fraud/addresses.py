@@ -43,24 +43,30 @@ _KANJI_NUMBER = re.compile(
 # Hyphens and dashes buyers type between block numbers: ASCII, hyphen, minus, en/em dashes,
 # the full-width forms, and the katakana long-vowel mark (only between numbers, since
 # building names use it as a vowel: コーポ).
-_DASHES = re.compile(r"[‐‑‒–—―−﹣－]")
+_DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−﹣－", "-"))
+_LONG_VOWELS = ("ー", "ｰ")
 _LONG_VOWEL_DASH = re.compile(r"(?<=[0-9])[ーｰ](?=[0-9])")
+# Each with the text it cannot match without: a pass tries only the markers the value has
+# (the fold is most of an order's normalisation, and most markers are absent from most).
 _BLOCK_MARKERS = (
-    (re.compile(r"([0-9]+)丁目"), r"\1-"),
-    (re.compile(r"([0-9]+)番地の?"), r"\1-"),
-    (re.compile(r"([0-9]+)番(?!町)の?"), r"\1-"),
-    (re.compile(r"([0-9]+)号(?:室|館|棟)?"), r"\1-"),
-    (re.compile(r"([0-9]+)室"), r"\1-"),
-    (re.compile(r"([0-9])の(?=[0-9])"), r"\1-"),
-    (re.compile(r"(b?[0-9]+)(?:階|f)(?![a-z])"), r"\1f"),
-    (re.compile(r"地下([0-9]+f)"), r"b\1"),
+    (("丁目",), re.compile(r"([0-9]+)丁目"), r"\1-"),
+    (("番地",), re.compile(r"([0-9]+)番地の?"), r"\1-"),
+    (("番",), re.compile(r"([0-9]+)番(?!町)の?"), r"\1-"),
+    (("号",), re.compile(r"([0-9]+)号(?:室|館|棟)?"), r"\1-"),
+    (("室",), re.compile(r"([0-9]+)室"), r"\1-"),
+    (("の",), re.compile(r"([0-9])の(?=[0-9])"), r"\1-"),
+    (("階", "f"), re.compile(r"(b?[0-9]+)(?:階|f)(?![a-z])"), r"\1f"),
+    (("地下",), re.compile(r"地下([0-9]+f)"), r"b\1"),
 )
 _SPACE_BETWEEN_NUMBERS = re.compile(r"(?<=[0-9])[\s#]+(?=[0-9])")
 _NOISE = re.compile(r"[\s#、,・()（）「」\"']+")
 _DANGLING_DASH = re.compile(r"-+(?=[^0-9]|$)|(?<=[^0-9])-+")
 # 霞ヶ関 / 霞ケ関 / 霞が関, 虎ノ門 / 虎の門: the small ke and no between two kanji.
+_KE_FORMS = ("ヶ", "ケ", "ヵ", "が")
 _KE = re.compile(r"(?<=[一-鿿])[ヶケヵが](?=[一-鿿])")
 _NO = re.compile(r"(?<=[一-鿿])ノ(?=[一-鿿])")
+_DASH_RUN = re.compile(r"-{2,}")
+_NUMERALS = frozenset(_NUMERAL)
 _DISTRICT = re.compile(r"^[^郡]+郡(?=.)")
 
 
@@ -118,20 +124,34 @@ def fold(value: str) -> str:
 
 
 def _fold_once(value: str) -> str:
-    folded = normalize.text(value).lower().replace("大字", "")
-    folded = _DASHES.sub("-", folded)
-    folded = _LONG_VOWEL_DASH.sub("-", folded)
-    folded = _KANJI_NUMBER.sub(lambda m: str(kanji_number(m.group())), folded)
-    folded = _LONG_VOWEL_DASH.sub("-", folded)
-    for pattern, replacement in _BLOCK_MARKERS:
-        folded = pattern.sub(replacement, folded)
+    folded = normalize.text(value).lower().replace("大字", "").translate(_DASHES)
+    long_vowels = any(mark in folded for mark in _LONG_VOWELS)
+    if long_vowels:
+        folded = _LONG_VOWEL_DASH.sub("-", folded)
+    folded = _read_numbers(folded)
+    if long_vowels:
+        folded = _LONG_VOWEL_DASH.sub("-", folded)
+    for needs, pattern, replacement in _BLOCK_MARKERS:
+        if any(text in folded for text in needs):
+            folded = pattern.sub(replacement, folded)
     # A second pass reads numerals that only became block numbers above (番地の一 → -1).
-    folded = _KANJI_NUMBER.sub(lambda m: str(kanji_number(m.group())), folded)
+    folded = _read_numbers(folded)
     folded = _SPACE_BETWEEN_NUMBERS.sub("-", folded)
     folded = _NOISE.sub("", folded)
-    folded = _KE.sub("ヶ", folded)
-    folded = _NO.sub("の", folded)
-    return re.sub(r"-{2,}", "-", _DANGLING_DASH.sub("", folded))
+    if any(form in folded for form in _KE_FORMS):
+        folded = _KE.sub("ヶ", folded)
+    if "ノ" in folded:
+        folded = _NO.sub("の", folded)
+    if "-" in folded:
+        folded = _DASH_RUN.sub("-", _DANGLING_DASH.sub("", folded))
+    return folded
+
+
+def _read_numbers(folded: str) -> str:
+    """Kanji numerals where they are block numbers, as digits."""
+    if _NUMERALS.isdisjoint(folded):
+        return folded
+    return _KANJI_NUMBER.sub(lambda m: str(kanji_number(m.group())), folded)
 
 
 def prefecture_of(value: str) -> str:

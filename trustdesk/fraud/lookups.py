@@ -25,7 +25,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal,
+    literal_column,
     null,
     select,
     union_all,
@@ -50,14 +50,24 @@ def _hash_parameters(prefix: str, hashes: Iterable[bytes]) -> dict[str, bytes]:
     return {f"{prefix}{n}": value for n, value in enumerate(padded)}
 
 
+# Constants written into the SQL, not sent as parameters: SQLAlchemy binds a literal 1 as a
+# parameter, and the lookup had 82 of them for psycopg to dump on every score.
+_ONE, _ZERO = literal_column("1", Integer), literal_column("0", Integer)
+
+
 def _count(*conditions: Any) -> Any:
-    return func.sum(case((and_(*conditions), 1), else_=0), type_=Integer)
+    return func.sum(case((and_(*conditions), _ONE), else_=_ZERO), type_=Integer)
+
+
+def _part(name: str) -> Any:
+    assert name.isalpha()  # written into the SQL as it is
+    return literal_column(f"'{name}'", String).label("part")
 
 
 def _known() -> Any:
     nothing = (cast(null(), Integer).label(name) for name in (*COUNTS, "legitimate"))
     return (
-        select(literal("known", String).label("part"), KnownFraud.key_hash, KnownFraud.source)
+        select(_part("known"), KnownFraud.key_hash, KnownFraud.source)
         .add_columns(*nothing)
         .where(KnownFraud.key_hash.in_([bindparam(f"k{n}") for n in range(SLOTS)]))
         .distinct()
@@ -77,7 +87,7 @@ def _velocity(kind: str) -> Any:
         else cast(null(), Integer)
     )
     return select(
-        literal(kind, String).label("part"),
+        _part(kind),
         cast(null(), LargeBinary).label("key_hash"),
         cast(null(), String).label("source"),
         *(_count(condition, mine).label(window) for window, condition in since.items()),
