@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from anyio import to_thread
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,3 +49,17 @@ def test_a_worker_serves_as_many_requests_at_once_as_it_keeps_connections(
         engine = app.state.runtime.factory.kw["bind"]
         assert threads == 3 and engine.pool.size() == 3
         assert client.get("/login").status_code == 200
+
+
+def test_what_a_worker_loaded_at_startup_is_out_of_the_collectors_reach(
+    factory: sessionmaker[Session], settings: Settings, clock: Clock
+) -> None:
+    """Full collections walk every object they track; the modules and the app live as long as
+    the process, so startup freezes them (the score's tail latency, bench/fraud.py)."""
+    app = create_app(settings, clock=clock)
+    marker: list[object] = [object()]  # alive at startup, tracked by the collector
+    assert gc.is_tracked(marker)
+    with TestClient(app) as client:
+        assert gc.get_freeze_count() > 0
+        assert client.get("/login").status_code == 200
+    assert not any(item is marker for item in gc.get_objects())  # frozen: not walked

@@ -6,6 +6,7 @@ tests and ``trustdesk serve`` each get their own engine and clock.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -70,7 +71,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
         redoc_url=None,
         lifespan=_lifespan(engine, settings.web.concurrent_requests),
     )
-    app.state.runtime = WebRuntime(settings, db.session_factory(engine), clock or _wall_clock)
+    app.state.runtime = WebRuntime(
+        settings, db.session_factory(engine), clock or _wall_clock, db.statement_factory(engine)
+    )
     install_error_handlers(app)
     # First: routes are matched in order, and the merchants' score is the hot path
     # (bench/fraud.py); its paths share no prefix with the others.
@@ -93,11 +96,19 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
 def _lifespan(engine: Engine, concurrent: int) -> Callable[[FastAPI], Any]:
     """Handlers that touch the database run in threads: as many threads as the engine keeps
     connections, so a burst queues for a thread rather than opening connections beyond the
-    pool (each a new PostgreSQL backend, closed again) or forty threads fighting for one GIL."""
+    pool (each a new PostgreSQL backend, closed again) or forty threads fighting for one GIL.
+
+    What is loaded by then, the modules and the app, lives as long as the process: it is
+    frozen out of the garbage collector's reach. Full collections walk every object they
+    track, and had stopped each worker for 50 to 100 ms a few times a minute, the tail of the
+    score's latency (bench/fraud.py, 2026-12-03); frozen, they walk what requests left behind,
+    a few milliseconds."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = concurrent
+        gc.collect()
+        gc.freeze()
         yield
         engine.dispose()
 

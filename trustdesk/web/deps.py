@@ -25,6 +25,8 @@ class WebRuntime:
     settings: Settings
     factory: sessionmaker[Session]
     clock: Callable[[], datetime]
+    # for the merchants' score, whose statements commit each on their own (db.statement_factory)
+    statements: sessionmaker[Session]
     policy: Policy = field(init=False)
 
     def __post_init__(self) -> None:

@@ -148,7 +148,7 @@ async def score_order(request: Request) -> JSONResponse:
 
 
 def _score_body(runtime: WebRuntime, key: str, body: bytes) -> dict[str, Any]:
-    with unit_of_work(runtime.factory) as session:
+    with unit_of_work(runtime.statements) as session:
         try:
             document = json.loads(body)
         except ValueError as error:  # an unknown caller learns nothing, not even this
