@@ -27,22 +27,14 @@ def _add_then_fail(statements: sessionmaker[Session]) -> None:
         raise RuntimeError("the request failed after its insert")
 
 
-def test_on_postgresql_each_statement_is_committed_when_it_ran(
+def test_statements_commit_each_on_postgresql_and_stay_one_transaction_on_sqlite(
     engine: Engine, factory: sessionmaker[Session]
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's round trips; SQLite has none")
     _add_then_fail(db.statement_factory(engine))
+    if engine.dialect.name == "sqlite":
+        assert _merchants(factory) == 0  # rolled back with the rest of the unit of work
+        return
     assert _merchants(factory) == 1  # the insert did not wait for a COMMIT
     with engine.connect() as connection:  # the pooled connection is transactional again
         connection.execute(select(1))
         assert connection.connection.driver_connection.autocommit is False
-
-
-def test_on_sqlite_the_unit_of_work_stays_one_transaction(
-    engine: Engine, factory: sessionmaker[Session]
-) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite keeps its transactions")
-    _add_then_fail(db.statement_factory(engine))
-    assert _merchants(factory) == 0
