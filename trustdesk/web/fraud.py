@@ -1,9 +1,12 @@
 """The merchants' fraud-scoring API under ``/api/v1/fraud`` (seed 004 §17, §25, §33, §37).
 
 Every request carries a merchant's key as ``Authorization: Bearer KEY``; the key is checked in
-the request's own transaction and everything the handler reads is that merchant's, so another
-merchant's order id answers 404 like one that does not exist. The same operations serve the
-merchant console: rule versions, backtests, the review queue and the guarantee report.
+the request's own unit of work and everything the handler reads is that merchant's, so another
+merchant's order id answers 404 like one that does not exist. The score's unit of work runs its
+statements each committed on its own (``runtime.statements``, ``db.statement_factory``): it
+writes one row, and a transaction around it cost two round trips and nothing else. The same
+operations serve the merchant console: rule versions, backtests, the review queue and the
+guarantee report.
 """
 
 from __future__ import annotations
