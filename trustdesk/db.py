@@ -168,7 +168,7 @@ def statement_factory(engine: Engine) -> sessionmaker[Session]:
     anyway (the fraud score: its reads, then one ``INSERT ... ON CONFLICT DO NOTHING``).
 
     On PostgreSQL the transaction's ``BEGIN`` and ``COMMIT`` are two round trips of five; taken
-    off, a score costs 0.5 ms less CPU in the worker and 0.1 ms in the server (bench/fraud.py,
+    off, a score costs 0.2 ms less CPU in the worker and 0.1 ms in the server (bench/RESULTS.md,
     2026-12-03). SQLite has no round trips, and its transactions are begun by ``_sqlite_begin``
     on a connection SQLAlchemy's autocommit level would reset: it keeps them."""
     if engine.dialect.name == "sqlite":
@@ -178,7 +178,8 @@ def statement_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
+    """One transaction: committed when the block ends, rolled back if it raises (from a
+    ``statement_factory``, each statement is committed as it runs instead)."""
     with factory() as session, session.begin():
         yield session
 

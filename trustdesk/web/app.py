@@ -100,7 +100,7 @@ def _lifespan(engine: Engine, concurrent: int) -> Callable[[FastAPI], Any]:
 
     What is loaded by then, the modules and the app, lives as long as the process: it is
     frozen out of the garbage collector's reach. Full collections walk every object they
-    track, and had stopped each worker for 50 to 100 ms a few times a minute, the tail of the
+    track, and had stopped each worker for 50 to 180 ms a few times a minute, the tail of the
     score's latency (bench/fraud.py, 2026-12-03); frozen, they walk what requests left behind,
     a few milliseconds."""
 
