@@ -192,7 +192,7 @@ def full_scoring(engine: Any, merchant_id: int, count: int, now: datetime) -> No
     for raw in orders:
         begin = time.perf_counter()
         with db.unit_of_work(factory) as session:
-            band = service.score(session, scoring, merchant_id, raw, now)["band"]
+            band = service.score(session.connection(), scoring, merchant_id, raw, now)["band"]
         timings.append(time.perf_counter() - begin)
         bands[band] = bands.get(band, 0) + 1
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

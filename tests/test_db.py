@@ -1,12 +1,13 @@
-"""``db.statement_factory``: sessions whose statements commit each on their own on PostgreSQL
-(the fraud score's two round trips fewer), and SQLite's transactions kept as they are."""
+"""``db.statements``: a connection whose statements commit each on their own on PostgreSQL
+(the fraud score: no ``BEGIN``/``COMMIT`` round trips, no ORM session), and one transaction on
+SQLite as before."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk import db
@@ -20,17 +21,12 @@ def _merchants(factory: sessionmaker[Session]) -> int:
         return session.scalar(select(func.count()).select_from(Merchant)) or 0
 
 
-def _add_then_fail(statements: sessionmaker[Session]) -> None:
-    with pytest.raises(RuntimeError), db.unit_of_work(statements) as session:
-        session.add(Merchant(name="Shop", created_at=NOW))
-        session.flush()
-        raise RuntimeError("the request failed after its insert")
-
-
 def test_statements_commit_each_on_postgresql_and_stay_one_transaction_on_sqlite(
     engine: Engine, factory: sessionmaker[Session]
 ) -> None:
-    _add_then_fail(db.statement_factory(engine))
+    with pytest.raises(RuntimeError), db.statements(db.statement_engine(engine)) as connection:
+        connection.execute(insert(Merchant).values(name="Shop", created_at=NOW))
+        raise RuntimeError("the request failed after its insert")
     if engine.dialect.name == "sqlite":
         assert _merchants(factory) == 0  # rolled back with the rest of the unit of work
         return
@@ -38,3 +34,11 @@ def test_statements_commit_each_on_postgresql_and_stay_one_transaction_on_sqlite
     with engine.connect() as connection:  # the pooled connection is transactional again
         connection.execute(select(1))
         assert connection.connection.driver_connection.autocommit is False
+
+
+def test_statements_refuse_an_engine_that_would_drop_the_writes(engine: Engine) -> None:
+    """A plain engine's connection would begin a transaction and roll it back on close."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite's statements are one transaction, committed at the end")
+    with pytest.raises(ValueError, match="statement_engine"), db.statements(engine):
+        pass

@@ -1,7 +1,8 @@
 """Database plumbing: the declarative base, portable column types, engine and migrations.
 
 The engine is built from settings at start-up, never at import. Services take a ``Session`` and
-never commit: the caller (CLI command, HTTP request, worker tick) owns the transaction.
+never commit: the caller (CLI command, HTTP request, worker tick) owns the transaction. The
+fraud score, a hot path of three Core statements, takes a ``Connection`` (:func:`statements`).
 """
 
 from __future__ import annotations
@@ -162,24 +163,40 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def statement_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose statements each commit on their own, for a unit of work that writes one
-    row and reads only what any statement of a READ COMMITTED transaction would read afresh
-    anyway (the fraud score: its reads, then one ``INSERT ... ON CONFLICT DO NOTHING``).
-
-    On PostgreSQL the transaction's ``BEGIN`` and ``COMMIT`` are two round trips of five; taken
-    off, a score costs 0.2 ms less CPU in the worker and 0.1 ms in the server (bench/RESULTS.md,
-    2026-12-03). SQLite has no round trips, and its transactions are begun by ``_sqlite_begin``
-    on a connection SQLAlchemy's autocommit level would reset: it keeps them."""
+def statement_engine(engine: Engine) -> Engine:
+    """The engine for :func:`statements`: on PostgreSQL its connections commit each statement
+    as it runs (``AUTOCOMMIT``); SQLite's is the engine itself."""
     if engine.dialect.name == "sqlite":
-        return session_factory(engine)
-    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[Connection]:
+    """A connection for a unit of work that writes one row and reads only what any statement
+    of a READ COMMITTED transaction would read afresh anyway (the fraud score: its reads, then
+    one ``INSERT ... ON CONFLICT DO NOTHING``), so its statements need no transaction around
+    them. ``engine`` comes from :func:`statement_engine`.
+
+    On PostgreSQL the transaction's ``BEGIN`` and ``COMMIT`` were two round trips of five
+    (0.2 ms of the worker's CPU a score, 0.1 ms of the server's), and the ORM session around
+    three Core statements 7% of the score request's instructions (bench/RESULTS.md,
+    2026-12-03). SQLite has no round trips, and its transactions are begun by
+    ``_sqlite_begin`` on a connection SQLAlchemy's autocommit level would reset: there the
+    block is one transaction, as in :func:`unit_of_work`."""
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
+    if engine.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        raise ValueError("statements() takes the engine of statement_engine()")
+    with engine.connect() as connection:
+        yield connection
 
 
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises (from a
-    ``statement_factory``, each statement is committed as it runs instead)."""
+    """One transaction: committed when the block ends, rolled back if it raises."""
     with factory() as session, session.begin():
         yield session
 

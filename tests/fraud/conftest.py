@@ -53,6 +53,6 @@ def score(factory: sessionmaker[Session], scoring: service.Scoring, clock: Clock
 
     def run(merchant_id: int, document: dict[str, Any]) -> dict[str, Any]:
         with db.unit_of_work(factory) as session:
-            return service.score(session, scoring, merchant_id, document, clock())
+            return service.score(session.connection(), scoring, merchant_id, document, clock())
 
     return run

@@ -196,11 +196,12 @@ def test_an_order_stored_meanwhile_by_another_request_gets_the_stored_answer(
     assert merchant.payload_hash is None  # as the slower request saw it
     first = score(shop.merchant_id, order)
     with db.unit_of_work(factory) as session:
-        again = service._score(session, scoring, merchant, parse_order(order), clock())
+        connection = session.connection()
+        again = service._score(connection, scoring, merchant, parse_order(order), clock())
         assert again == first
         with pytest.raises(Conflict):
             service._score(
-                session, scoring, merchant, parse_order(order | {"amount_yen": 1}), clock()
+                connection, scoring, merchant, parse_order(order | {"amount_yen": 1}), clock()
             )
     with db.unit_of_work(factory) as session:
         assert session.scalar(select(func.count()).select_from(ScoredOrder)) == 1

@@ -161,7 +161,7 @@ def fraud_score(
     try:
         with db.unit_of_work(runtime.factory) as session:
             result = fraud_service.score(
-                session, _fraud_scoring(runtime), merchant_id, document, runtime.now()
+                session.connection(), _fraud_scoring(runtime), merchant_id, document, runtime.now()
             )
     except FRAUD_ERRORS as exc:
         raise _fraud_failed(exc, as_json) from exc

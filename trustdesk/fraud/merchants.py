@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from trustdesk.access import keys
@@ -124,7 +124,7 @@ def list_merchants(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def authenticate(session: Session, plaintext: str) -> int | None:
+def authenticate(session: Session | Connection, plaintext: str) -> int | None:
     """The merchant a presented key belongs to, or None for a wrong, unknown or revoked key."""
     parts = keys.split_key(plaintext)
     if parts is None:

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.fraud import features
@@ -128,11 +128,15 @@ def activate(session: Session, merchant: Merchant, version: int, now: datetime) 
     return row
 
 
-def compiled_version(session: Session, rule_set_id: int, fingerprint: str) -> CompiledRuleSet:
+def compiled_version(connection: Connection, rule_set_id: int, fingerprint: str) -> CompiledRuleSet:
     """The compiled rules of a stored version; its rules are read only on a cache miss."""
     found = cached(fingerprint)
     if found is None:
-        row = session.get_one(RuleSetVersion, rule_set_id)
+        row = connection.execute(
+            select(
+                RuleSetVersion.fingerprint, RuleSetVersion.rules, RuleSetVersion.thresholds
+            ).where(RuleSetVersion.id == rule_set_id)
+        ).one()
         found = compiled(row.fingerprint, row.rules, row.thresholds)
     return found
 

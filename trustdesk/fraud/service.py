@@ -2,7 +2,9 @@
 
 Every function takes the merchant the caller authenticated and looks orders up by
 ``(merchant_id, order_id)``, so another merchant's order is simply not found (seed 004 §37).
-Nothing here commits: the HTTP handler or CLI command owns the transaction.
+Nothing here commits: the HTTP handler or CLI command owns the transaction. The score takes
+a ``Connection``, not a ``Session``: it runs three Core statements, and the HTTP handler runs
+them without a transaction (``db.statements``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -121,20 +123,20 @@ _INSERT_ORDER = DriverStatement(_insert_order, column_keys=_ORDER_COLUMNS)
 
 
 def score(
-    session: Session, scoring: Scoring, merchant_id: int, document: Any, now: datetime
+    connection: Connection, scoring: Scoring, merchant_id: int, document: Any, now: datetime
 ) -> dict[str, Any]:
     """Score one order (seed 004 §17-1) for a merchant the caller vouches for (the CLI)."""
     order = parse_order(document)
     merchant = _RUN_BY_MERCHANT.run(
-        session.connection(), {"merchant_id": merchant_id, "order_id": order.order_id}
+        connection, {"merchant_id": merchant_id, "order_id": order.order_id}
     ).first()
     if merchant is None:
         raise MerchantNotFound(f"no merchant {merchant_id}")
-    return _score(session, scoring, merchant, order, now)
+    return _score(connection, scoring, merchant, order, now)
 
 
 def score_with_key(
-    session: Session, scoring: Scoring, api_key: str, document: Any, now: datetime
+    connection: Connection, scoring: Scoring, api_key: str, document: Any, now: datetime
 ) -> dict[str, Any]:
     """Score one order for the merchant whose API key this is (seed 004 §33).
 
@@ -147,19 +149,17 @@ def score_with_key(
     try:
         order = parse_order(document)
     except FraudError:
-        if merchants.authenticate(session, api_key) is None:
+        if merchants.authenticate(connection, api_key) is None:
             raise Unauthorized() from None
         raise
-    merchant = _RUN_BY_KEY.run(
-        session.connection(), {"key_id": key_id, "order_id": order.order_id}
-    ).first()
+    merchant = _RUN_BY_KEY.run(connection, {"key_id": key_id, "order_id": order.order_id}).first()
     if merchant is None or not keys.secret_matches(secret, merchant.secret_hash):
         raise Unauthorized()
-    return _score(session, scoring, merchant, order, now)
+    return _score(connection, scoring, merchant, order, now)
 
 
 def _score(
-    session: Session, scoring: Scoring, merchant: Any, order: Order, now: datetime
+    connection: Connection, scoring: Scoring, merchant: Any, order: Order, now: datetime
 ) -> dict[str, Any]:
     """Screen the order, look its values up, run the merchant's active rules, store the result;
     the same order sent again gets the stored answer.
@@ -167,7 +167,6 @@ def _score(
     This is the hot path (bench/fraud.py): after the merchant's row (its rules and any earlier
     result for the order id) two statements on the driver — known fraud with velocity in one,
     and the order's row."""
-    connection = session.connection()
     window = timedelta(days=merchant.order_window_days or scoring.default_window_days)
     screen(order, now, window)
     payload = order.model_dump(mode="json")
@@ -192,7 +191,7 @@ def _score(
         connection, merchant.merchant_id, order.ordered_at, known_hashes, velocity_hashes
     )
     context = features.build(order, values, found)
-    verdict = compiled_version(session, merchant.rule_set_id, merchant.fingerprint).evaluate(
+    verdict = compiled_version(connection, merchant.rule_set_id, merchant.fingerprint).evaluate(
         context
     )
     result = {

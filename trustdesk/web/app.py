@@ -72,7 +72,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
         lifespan=_lifespan(engine, settings.web.concurrent_requests),
     )
     app.state.runtime = WebRuntime(
-        settings, db.session_factory(engine), clock or _wall_clock, db.statement_factory(engine)
+        settings, db.session_factory(engine), clock or _wall_clock, db.statement_engine(engine)
     )
     install_error_handlers(app)
     # First: routes are matched in order, and the merchants' score is the hot path

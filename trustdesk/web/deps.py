@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.cases.policy import Policy, load_policy
@@ -25,8 +26,8 @@ class WebRuntime:
     settings: Settings
     factory: sessionmaker[Session]
     clock: Callable[[], datetime]
-    # for the merchants' score, whose statements commit each on their own (db.statement_factory)
-    statements: sessionmaker[Session]
+    # for the merchants' score, whose statements commit each on their own (db.statements)
+    statements: Engine
     policy: Policy = field(init=False)
 
     def __post_init__(self) -> None:

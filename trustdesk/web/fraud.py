@@ -2,9 +2,9 @@
 
 Every request carries a merchant's key as ``Authorization: Bearer KEY``; the key is checked in
 the request's own unit of work and everything the handler reads is that merchant's, so another
-merchant's order id answers 404 like one that does not exist. The score's unit of work runs its
-statements each committed on its own (``runtime.statements``, ``db.statement_factory``): it
-writes one row, and a transaction around it cost two round trips and nothing else. The same
+merchant's order id answers 404 like one that does not exist. The score runs its three
+statements on a connection, each committed on its own (``db.statements``): it writes one row,
+and a transaction or a session around it cost round trips and CPU and gave nothing. The same
 operations serve the merchant console: rule versions, backtests, the review queue and the
 guarantee report.
 """
@@ -19,9 +19,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from trustdesk.db import unit_of_work
+from trustdesk.db import statements, unit_of_work
 from trustdesk.fraud import merchants, rulesets, service
 from trustdesk.fraud.exceptions import Unauthorized
 from trustdesk.fraud.hashing import Hasher
@@ -58,7 +59,7 @@ KeyDep = Annotated[str, Depends(_bearer)]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def _merchant_id(session: Session, key: str) -> int:
+def _merchant_id(session: Session | Connection, key: str) -> int:
     merchant_id = merchants.authenticate(session, key)
     if merchant_id is None:
         raise Unauthorized()
@@ -151,13 +152,13 @@ async def score_order(request: Request) -> JSONResponse:
 
 
 def _score_body(runtime: WebRuntime, key: str, body: bytes) -> dict[str, Any]:
-    with unit_of_work(runtime.statements) as session:
+    with statements(runtime.statements) as connection:
         try:
             document = json.loads(body)
         except ValueError as error:  # an unknown caller learns nothing, not even this
-            _merchant_id(session, key)
+            _merchant_id(connection, key)
             raise ApiError(422, "invalid_json", f"the body is not JSON: {error}") from None
-        return service.score_with_key(session, scoring(runtime), key, document, runtime.now())
+        return service.score_with_key(connection, scoring(runtime), key, document, runtime.now())
 
 
 @router.get("/orders/{order_id}")
