@@ -6,9 +6,9 @@
 In-process: (1) the pure path — parse, screen, normalise, features, 50 CEL rules — and (2) the
 full ``service.score`` with its lookup and inserts, one committed transaction per order, as
 ``trustdesk fraud score`` makes it (three statements and a commit). Over HTTP (``--http``):
-``uvicorn --workers 2`` serving ``create_app`` on the same database, driven by ``wrk`` (Debian
-package) with a Lua script that sends a new order on every request, first paced at about 500
-requests/s, then unpaced. ``--reuse`` keeps the known-fraud entries of an earlier run.
+``trustdesk serve --workers 2`` on the same database (a socket a worker), driven by ``wrk``
+(Debian package) with a Lua script that sends a new order on every request, first paced at
+about 500 requests/s, then unpaced. ``--reuse`` keeps the known-fraud entries of an earlier run.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ ORDER = json.loads((ROOT.parent / "shared/fixtures/fraud/order.json").read_text(
 KINDS = ("email", "phone", "address", "device", "card", "ip")
 BUYERS = 100_000
 PORT = 8765
+TRUSTDESK = [sys.executable, "-c", "from trustdesk.cli import main; main()"]
 
 
 def fifty_rules() -> dict[str, Any]:
@@ -304,7 +305,7 @@ def summarise_wrk(label: str, output: str) -> None:
 
 
 def worker_cpu_seconds(server_pid: int) -> float:
-    """User + system CPU of the uvicorn worker processes (children of the server), from /proc."""
+    """User + system CPU of the server's worker processes (its children), from /proc."""
     children = subprocess.run(
         ["pgrep", "-P", str(server_pid)], capture_output=True, text=True, check=False
     ).stdout.split()
@@ -324,21 +325,16 @@ def requests_done(output: str) -> int:
 
 
 def http(url: str, api_key: str, seconds: int) -> None:
-    env = os.environ | {"TRUSTDESK_DATABASE_URL": url, "PYTHONPATH": str(ROOT / "bench")}
+    env = os.environ | {"TRUSTDESK_DATABASE_URL": url}
     server = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "fraud_server:make_app",
+            *TRUSTDESK,
+            "serve",
             "--workers",
             "2",
             "--port",
             str(PORT),
-            "--log-level",
-            "warning",
-            "--no-access-log",
+            "--no-worker",
         ],
         env=env,
         cwd=ROOT,

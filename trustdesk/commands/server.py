@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -227,7 +228,12 @@ def serve(
         int | None,
         typer.Option(help="Also run the abuse mailbox's SMTP listener on this port (same host)"),
     ] = None,
-    workers: Annotated[int, typer.Option(help="HTTP worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="HTTP worker processes, each on its own socket of the port (SO_REUSEPORT)"
+        ),
+    ] = 1,
     with_demo: Annotated[
         bool, typer.Option("--demo", help="Load the Example Net demo data and a demo login first")
     ] = False,
@@ -243,6 +249,7 @@ def serve(
     the worker, so one command runs everything."""
     import uvicorn
 
+    from trustdesk.web import workers as web_workers
     from trustdesk.web.app import create_app
 
     runtime = runtime_of(ctx)
@@ -257,7 +264,21 @@ def serve(
     mailbox = _start_mailbox(runtime, host, smtp_port) if smtp_port is not None else None
     err.print(f"trustdesk on http://{host}:{port}/ (database {_safe_url(settings)})")
     try:
-        if workers > 1:
+        if workers > 1 and web_workers.SUPPORTED:
+            config = ctx.find_root().params.get("config")
+            spec = web_workers.WorkerSpec(
+                host, port, str(config) if config else None, runtime.now_override
+            )
+            try:
+                status = web_workers.Workers(spec, workers).run()
+            except OSError as error:
+                raise fail(f"cannot listen on {host}:{port}: {error.strerror}") from None
+            if status:
+                raise typer.Exit(status)
+        elif workers > 1:  # no SO_REUSEPORT here: uvicorn's workers, on one shared socket
+            config = ctx.find_root().params.get("config")
+            if config:
+                os.environ["TRUSTDESK_CONFIG"] = str(config)
             uvicorn.run(
                 "trustdesk.web.app:app_from_environment",
                 factory=True,
