@@ -185,7 +185,9 @@ def pure_scoring(count: int, now: datetime) -> None:
 
 def full_scoring(engine: Any, merchant_id: int, count: int, now: datetime) -> None:
     factory = db.session_factory(engine)
-    scoring = service.Scoring(Hasher(DEVELOPMENT_FRAUD_KEY), 7)
+    scoring = service.Scoring(
+        Hasher(DEVELOPMENT_FRAUD_KEY), 7, Settings().fraud.velocity_count_limit
+    )
     rng = random.Random(2)
     orders = [buyer_order(n, now - timedelta(minutes=1), rng) for n in range(count)]
     timings, bands = [], {}

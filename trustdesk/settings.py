@@ -198,6 +198,14 @@ class FraudSettings(BaseModel):
         "and velocity. Changing it makes every stored hash unmatchable. Refused at its default "
         "outside development.",
     )
+    velocity_count_limit: int = Field(
+        1000,
+        ge=1,
+        le=1_000_000,
+        description="Velocity counts read at most this many of a value's newest orders in 30 "
+        "days: a value shared by very many orders (a carrier's address) costs a score no more "
+        "than this; below it every count is exact, at it all_d30 is this number",
+    )
 
 
 class ProvisioningSettings(BaseModel):

@@ -27,7 +27,8 @@ def order() -> dict[str, Any]:
 
 @pytest.fixture
 def scoring(settings: Settings) -> service.Scoring:
-    return service.Scoring(Hasher(settings.fraud.hash_key.get_secret_value()), 7)
+    fraud = settings.fraud
+    return service.Scoring(Hasher(fraud.hash_key.get_secret_value()), 7, fraud.velocity_count_limit)
 
 
 MakeMerchant = Callable[[str], merchants.NewMerchant]

@@ -4,6 +4,7 @@ velocity, feedback, shipment and the guarantee, reviews, rule versions and backt
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -141,13 +142,15 @@ def test_legitimate_feedback_takes_the_entries_out_again(
     assert {r["rule"] for r in result["reasons"]} == {"repeat_customer"}
 
 
-def test_velocity_counts_per_merchant_and_across_merchants(
+def _velocity_after_four_orders(
     factory: sessionmaker[Session],
     make_merchant: MakeMerchant,
     score: ScoreOrder,
     order: dict[str, Any],
     clock: Clock,
-) -> None:
+) -> dict[str, dict[str, int]]:
+    """Shop A's order now, after A's 3 days, A's 2 hours, B's 30 minutes and A's 10 minutes
+    ago with the same buyer: its velocity counts."""
     shop_a, shop_b = make_merchant("Shop A"), make_merchant("Shop B")
     base = clock.now
     for number, (shop, minutes_ago) in enumerate(
@@ -161,9 +164,39 @@ def test_velocity_counts_per_merchant_and_across_merchants(
     score(shop_a.merchant_id, last)
     with db.unit_of_work(factory) as session:
         row = service.get_order(session, shop_a.merchant_id, "EC-99")
-        velocity = row.features["velocity"]
-    assert velocity["email"] == {"h1": 1, "d1": 2, "d30": 3, "all_h1": 2, "all_d1": 3, "all_d30": 4}
+        velocity: dict[str, dict[str, int]] = row.features["velocity"]
     assert velocity["address"] == velocity["email"] == velocity["card"]
+    return velocity
+
+
+def test_velocity_counts_per_merchant_and_across_merchants(
+    factory: sessionmaker[Session],
+    make_merchant: MakeMerchant,
+    score: ScoreOrder,
+    order: dict[str, Any],
+    clock: Clock,
+) -> None:
+    velocity = _velocity_after_four_orders(factory, make_merchant, score, order, clock)
+    assert velocity["email"] == {"h1": 1, "d1": 2, "d30": 3, "all_h1": 2, "all_d1": 3, "all_d30": 4}
+
+
+def test_velocity_reads_only_the_newest_orders_up_to_the_limit(
+    factory: sessionmaker[Session],
+    make_merchant: MakeMerchant,
+    scoring: service.Scoring,
+    order: dict[str, Any],
+    clock: Clock,
+) -> None:
+    """With a limit of 3 the order of 3 days ago is not read: the counts of the hour and the
+    day stay exact, the 30 days' stop at the limit."""
+    limited = replace(scoring, velocity_count_limit=3)
+
+    def score(merchant_id: int, document: dict[str, Any]) -> dict[str, Any]:
+        with db.unit_of_work(factory) as session:
+            return service.score(session.connection(), limited, merchant_id, document, clock())
+
+    velocity = _velocity_after_four_orders(factory, make_merchant, score, order, clock)
+    assert velocity["email"] == {"h1": 1, "d1": 2, "d30": 2, "all_h1": 2, "all_d1": 3, "all_d30": 3}
 
 
 def test_the_same_order_twice_gets_the_stored_answer_and_other_data_is_a_conflict(

@@ -46,9 +46,11 @@ MerchantOption = Annotated[int, typer.Option("--merchant", help="Merchant id")]
 
 
 def _fraud_scoring(runtime: Runtime) -> fraud_service.Scoring:
+    fraud = runtime.settings.fraud
     return fraud_service.Scoring(
-        Hasher(runtime.settings.fraud.hash_key.get_secret_value()),
+        Hasher(fraud.hash_key.get_secret_value()),
         runtime.policy.fraud_order_window_days,
+        fraud.velocity_count_limit,
     )
 
 

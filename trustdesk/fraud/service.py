@@ -50,10 +50,12 @@ COVERED_BANDS = frozenset({LOW, TRUSTED})  # seed 004 §25 (1) ②
 
 @dataclass(frozen=True)
 class Scoring:
-    """What scoring needs besides the order: the hash secret and the policy's default window."""
+    """What scoring needs besides the order: the hash secret, the policy's default window and
+    how many orders a velocity count reads at most (``settings.fraud.velocity_count_limit``)."""
 
     hasher: Hasher
     default_window_days: int
+    velocity_count_limit: int
 
 
 _MERCHANT_RULES_AND_ORDER = (
@@ -188,7 +190,12 @@ def _score(
         if name in known_hashes
     }
     found = lookups.lookup(
-        connection, merchant.merchant_id, order.ordered_at, known_hashes, velocity_hashes
+        connection,
+        merchant.merchant_id,
+        order.ordered_at,
+        known_hashes,
+        velocity_hashes,
+        scoring.velocity_count_limit,
     )
     context = features.build(order, values, found)
     verdict = compiled_version(connection, merchant.rule_set_id, merchant.fingerprint).evaluate(

@@ -71,9 +71,11 @@ def _merchant(session: Session, key: str) -> Merchant:
 
 
 def scoring(runtime: WebRuntime) -> service.Scoring:
+    fraud = runtime.settings.fraud
     return service.Scoring(
-        Hasher(runtime.settings.fraud.hash_key.get_secret_value()),
+        Hasher(fraud.hash_key.get_secret_value()),
         runtime.policy.fraud_order_window_days,
+        fraud.velocity_count_limit,
     )
 
 
