@@ -47,16 +47,18 @@ _DASHES = str.maketrans(dict.fromkeys("‐‑‒–—―−﹣－", "-"))
 _LONG_VOWELS = ("ー", "ｰ")
 _LONG_VOWEL_DASH = re.compile(r"(?<=[0-9])[ーｰ](?=[0-9])")
 # Each with the text it cannot match without: a pass tries only the markers the value has
-# (the fold is most of an order's normalisation, and most markers are absent from most).
+# (the fold is most of an order's normalisation, and most markers are absent from most). The
+# numbers are matched around, not captured: a replacement without group references is
+# substituted by the regex engine itself, one with them through a Python call per match.
 _BLOCK_MARKERS = (
-    (("丁目",), re.compile(r"([0-9]+)丁目"), r"\1-"),
-    (("番地",), re.compile(r"([0-9]+)番地の?"), r"\1-"),
-    (("番",), re.compile(r"([0-9]+)番(?!町)の?"), r"\1-"),
-    (("号",), re.compile(r"([0-9]+)号(?:室|館|棟)?"), r"\1-"),
-    (("室",), re.compile(r"([0-9]+)室"), r"\1-"),
-    (("の",), re.compile(r"([0-9])の(?=[0-9])"), r"\1-"),
-    (("階", "f"), re.compile(r"(b?[0-9]+)(?:階|f)(?![a-z])"), r"\1f"),
-    (("地下",), re.compile(r"地下([0-9]+f)"), r"b\1"),
+    (("丁目",), re.compile(r"(?<=[0-9])丁目"), "-"),
+    (("番地",), re.compile(r"(?<=[0-9])番地の?"), "-"),
+    (("番",), re.compile(r"(?<=[0-9])番(?!町)の?"), "-"),
+    (("号",), re.compile(r"(?<=[0-9])号(?:室|館|棟)?"), "-"),
+    (("室",), re.compile(r"(?<=[0-9])室"), "-"),
+    (("の",), re.compile(r"(?<=[0-9])の(?=[0-9])"), "-"),
+    (("階", "f"), re.compile(r"(?<=[0-9])(?:階|f)(?![a-z])"), "f"),
+    (("地下",), re.compile(r"地下(?=[0-9]+f)"), "b"),
 )
 _SPACE_BETWEEN_NUMBERS = re.compile(r"(?<=[0-9])[\s#]+(?=[0-9])")
 _NOISE = re.compile(r"[\s#、,・()（）「」\"']+")
