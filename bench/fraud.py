@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -306,19 +307,33 @@ def summarise_wrk(label: str, output: str) -> None:
     )
 
 
-def worker_cpu_seconds(server_pid: int) -> float:
-    """User + system CPU of the server's worker processes (its children), from /proc."""
-    children = subprocess.run(
-        ["pgrep", "-P", str(server_pid)], capture_output=True, text=True, check=False
-    ).stdout.split()
+def _cpu_seconds(pids: list[str], with_children: bool = False) -> float:
+    """User + system CPU of ``pids`` from /proc (and of their exited children, if asked)."""
     total = 0
-    for pid in children:
+    for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        total += sum(int(field) for field in fields[11 : 15 if with_children else 13])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _pgrep(*arguments: str) -> list[str]:
+    found = subprocess.run(["pgrep", *arguments], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU used so far by the server's workers (its children), PostgreSQL (every process of
+    it, with the backends that exited, which the postmaster reaped) and the load generator
+    (this script's reaped children: the wrk runs)."""
+    wrk = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "workers": _cpu_seconds(_pgrep("-P", str(server_pid))),
+        "PostgreSQL": _cpu_seconds(_pgrep("-x", "postgres"), with_children=True),
+        "wrk": wrk.ru_utime + wrk.ru_stime,
+    }
 
 
 def requests_done(output: str) -> int:
@@ -357,13 +372,19 @@ def http(url: str, api_key: str, seconds: int) -> None:
                 ("paced (100 connections, 200 ms apart on average: <= 500 req/s)", paced, 100),
                 ("unpaced (16 connections)", flat_out, 16),
             ):
-                cpu = worker_cpu_seconds(server.pid)
+                before = cpu_seconds(server.pid)
                 output = run_wrk(script, connections, seconds)
-                used = worker_cpu_seconds(server.pid) - cpu
+                after = cpu_seconds(server.pid)
                 summarise_wrk(label, output)
                 done = requests_done(output)
                 if done:
-                    print(f"  worker CPU per request: {used / done * 1000:.2f} ms", flush=True)
+                    used = {name: after[name] - before[name] for name in after}
+                    shares = ", ".join(
+                        f"{name} {seconds_used / done * 1000:.2f} ms"
+                        for name, seconds_used in used.items()
+                    )
+                    busy = sum(used.values()) / seconds / (os.cpu_count() or 1)
+                    print(f"  CPU per request: {shares}; the cores {busy:.0%} busy", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
