@@ -22,7 +22,10 @@ import pytest
 
 from trustdesk.web import workers
 
-pytestmark = pytest.mark.skipif(not workers.SUPPORTED, reason="needs SO_REUSEPORT")
+pytestmark = pytest.mark.skipif(
+    not workers.SUPPORTED or not Path("/proc/net/tcp").exists(),
+    reason="needs SO_REUSEPORT, and /proc to see which process holds which connection",
+)
 TRUSTDESK = [sys.executable, "-c", "from trustdesk.cli import main; main()"]
 
 
