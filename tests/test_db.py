@@ -36,9 +36,17 @@ def test_statements_commit_each_on_postgresql_and_stay_one_transaction_on_sqlite
         assert connection.connection.driver_connection.autocommit is False
 
 
-def test_statements_refuse_an_engine_that_would_drop_the_writes(engine: Engine) -> None:
-    """A plain engine's connection would begin a transaction and roll it back on close."""
+def test_statements_refuse_an_engine_that_would_drop_the_writes(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """On PostgreSQL a plain engine's connection would begin a transaction and roll it back on
+    close, so it is refused; on SQLite the plain engine is the statement engine and commits."""
     if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite's statements are one transaction, committed at the end")
+        assert db.statement_engine(engine) is engine
+        with db.statements(engine) as connection:
+            connection.execute(insert(Merchant).values(name="Shop", created_at=NOW))
+        assert _merchants(factory) == 1
+        return
     with pytest.raises(ValueError, match="statement_engine"), db.statements(engine):
         pass
+    assert _merchants(factory) == 0

@@ -263,9 +263,9 @@ def serve(
         _start_worker_thread(runtime)
     mailbox = _start_mailbox(runtime, host, smtp_port) if smtp_port is not None else None
     err.print(f"trustdesk on http://{host}:{port}/ (database {_safe_url(settings)})")
+    config = ctx.find_root().params.get("config")  # for worker processes, which read anew
     try:
         if workers > 1 and web_workers.SUPPORTED:
-            config = ctx.find_root().params.get("config")
             spec = web_workers.WorkerSpec(
                 host, port, str(config) if config else None, runtime.now_override
             )
@@ -276,7 +276,6 @@ def serve(
             if status:
                 raise typer.Exit(status)
         elif workers > 1:  # no SO_REUSEPORT here: uvicorn's workers, on one shared socket
-            config = ctx.find_root().params.get("config")
             if config:
                 os.environ["TRUSTDESK_CONFIG"] = str(config)
             uvicorn.run(

@@ -100,9 +100,6 @@ class Workers:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def stop(self) -> None:
-        self._stopping.set()
-
     def _start(self) -> BaseProcess:
         process = self._context.Process(target=serve_worker, args=(self.spec,))
         process.start()
