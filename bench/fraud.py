@@ -5,7 +5,7 @@
 
 In-process: (1) the pure path — parse, screen, normalise, features, 50 CEL rules — and (2) the
 full ``service.score`` with its lookup and inserts, one committed transaction per order, as
-``trustdesk fraud score`` makes it (three statements and a commit). Over HTTP (``--http``):
+``trustdesk fraud score`` makes it (two statements and a commit). Over HTTP (``--http``):
 ``trustdesk serve --workers 2`` on the same database (a socket a worker), driven by ``wrk``
 (Debian package) with a Lua script that sends a new order on every request, first paced at
 about 500 requests/s, then unpaced. ``--reuse`` keeps the known-fraud entries of an earlier run.
@@ -39,6 +39,7 @@ from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.models import KnownFraud, Review, ScoredOrder
 from trustdesk.fraud.order import parse_order, screen
 from trustdesk.fraud.rules import compiled
+from trustdesk.fraud.scoring import Scoring
 from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,9 +187,7 @@ def pure_scoring(count: int, now: datetime) -> None:
 
 def full_scoring(engine: Any, merchant_id: int, count: int, now: datetime) -> None:
     factory = db.session_factory(engine)
-    scoring = service.Scoring(
-        Hasher(DEVELOPMENT_FRAUD_KEY), 7, Settings().fraud.velocity_count_limit
-    )
+    scoring = Scoring(Hasher(DEVELOPMENT_FRAUD_KEY), 7, Settings().fraud.velocity_count_limit)
     rng = random.Random(2)
     orders = [buyer_order(n, now - timedelta(minutes=1), rng) for n in range(count)]
     timings, bands = [], {}

@@ -3,9 +3,10 @@ exactly as SQLAlchemy does, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import Engine, bindparam, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,3 +98,43 @@ def test_driver_insert_writes_many_rows_as_an_orm_insert_would(
     with db.unit_of_work(factory) as session:
         names = session.execute(select(Merchant.name, Merchant.created_at).order_by(Merchant.id))
         assert [tuple(row) for row in names] == [("店舗1", now), ("店舗2", now)]
+
+
+def test_the_event_loops_connections_store_and_read_as_the_blocking_ones(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """``db.statement_pool`` (PostgreSQL; SQLite has none) and ``DriverStatement.run_async``:
+    the same values in and out as ``run``, each statement committed as it runs, and text with
+    NUL stored as the engine's connections store it (U+FFFD)."""
+    pool = db.statement_pool(engine, 2)
+    if engine.dialect.name == "sqlite":
+        assert pool is None
+        return
+    assert pool is not None
+    with db.unit_of_work(factory) as session:
+        session.add(Merchant(id=1, name="Shop", created_at=ORDER["scored_at"], active_version=1))
+    since = datetime(2026, 12, 1, tzinfo=UTC)
+    with_nul = ORDER | {"order_id": "A-\x00"}
+
+    async def through_the_pool() -> tuple[db.DriverResult, db.DriverResult, db.DriverResult]:
+        await pool.open()
+        try:
+            async with pool.connection() as connection:
+                first = await INSERT.run_async(connection, engine.dialect, with_nul)
+                again = await INSERT.run_async(connection, engine.dialect, with_nul | {"score": 1})
+                parameters = {"merchant_id": 1, "since": since}
+                return first, again, await SELECT.run_async(connection, engine.dialect, parameters)
+        finally:
+            await pool.close()
+
+    first, again, found = asyncio.run(through_the_pool())
+    assert (first.rowcount, again.rowcount) == (1, 0)
+    with db.unit_of_work(factory) as session:  # committed without a transaction around it
+        assert session.scalars(select(ScoredOrder.score)).one() == ORDER["score"]
+    with db.unit_of_work(factory) as session:
+        blocking = SELECT.run(session.connection(), {"merchant_id": 1, "since": since})
+    assert found.rows == blocking.rows and len(found.rows) == 1
+    row = found.rows[0]
+    assert row.ordered_at == ORDER["ordered_at"] and row.payload == ORDER["payload"]
+    assert bytes(row.email_key) == ORDER["email_key"] and row.tag == "fixed"
+    assert row.order_id == "A-\ufffd"  # as the engine's connections store NUL

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -37,6 +37,10 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -192,6 +196,32 @@ def statements(engine: Engine) -> Iterator[Connection]:
         raise ValueError("statements() takes the engine of statement_engine()")
     with engine.connect() as connection:
         yield connection
+
+
+def statement_pool(engine: Engine, size: int) -> AsyncConnectionPool[Any] | None:
+    """On PostgreSQL, ``size`` of psycopg's asynchronous connections for the statements of a
+    hot path run on the event loop (``DriverStatement.run_async``), each statement committed
+    as it runs, as :func:`statements`' are; None on SQLite. Made with the engine's own
+    connection arguments and adapters, NUL-safe like its connections (``_nul_safe_text``).
+
+    The pool is not open: the event loop that will use it opens it (``await pool.open()``),
+    and connections are made as requests need them, up to ``size``."""
+    if engine.dialect.driver != "psycopg":
+        return None
+    from psycopg_pool import AsyncConnectionPool
+
+    _arguments, options = engine.dialect.create_connect_args(engine.url)
+
+    async def configure(connection: AsyncConnection[Any]) -> None:
+        _nul_safe_text(connection, None)
+
+    return AsyncConnectionPool(
+        kwargs=dict(options, autocommit=True),
+        min_size=0,
+        max_size=size,
+        configure=configure,
+        open=False,
+    )
 
 
 @contextmanager
@@ -360,12 +390,7 @@ class DriverStatement:
 
     def run(self, connection: Connection, parameters: dict[str, Any]) -> DriverResult:
         """Execute with ``parameters`` (the statement's bind names) on ``connection``."""
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            statement = self._make(dialect.name)
-            compiled = _Compiled(statement, dialect, self._column_keys)
-            self._compiled[dialect.name] = compiled
+        compiled = self._for(connection.dialect)
         cursor = compiled.cursor(connection)
         try:
             if compiled.native:
@@ -378,6 +403,31 @@ class DriverStatement:
             return DriverResult(rows, cursor.rowcount)
         finally:
             cursor.close()
+
+    async def run_async(
+        self, connection: AsyncConnection[Any], dialect: Dialect, parameters: dict[str, Any]
+    ) -> DriverResult:
+        """The same on one of psycopg's asynchronous connections (:func:`statement_pool`), for
+        ``dialect``, the engine's: a request's statements wait on the event loop instead of in
+        a thread of their own."""
+        from psycopg import AsyncRawCursor
+
+        compiled = self._for(dialect)
+        cursor = AsyncRawCursor(connection)
+        try:
+            await cursor.execute(compiled.sql, compiled.bind(parameters), prepare=True)
+            rows = compiled.read(cursor, await cursor.fetchall()) if compiled.columns else []
+            return DriverResult(rows, cursor.rowcount)
+        finally:
+            await cursor.close()
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statement = self._make(dialect.name)
+            compiled = _Compiled(statement, dialect, self._column_keys)
+            self._compiled[dialect.name] = compiled
+        return compiled
 
 
 class _Compiled:

@@ -206,6 +206,21 @@ class FraudSettings(BaseModel):
         "days: a value shared by very many orders (a carrier's address) costs a score no more "
         "than this; below it every count is exact, at it all_d30 is this number",
     )
+    max_order_bytes: int = Field(
+        1_048_576,
+        gt=0,
+        description="Largest order body POST /api/v1/fraud/orders reads (bytes); a larger one is "
+        "refused with 413 before it is read whole. The shared sample order is 1 kB; 1,000 "
+        "items, the most an order may list, are about 150 kB",
+    )
+    score_connections: int = Field(
+        2,
+        gt=0,
+        description="On PostgreSQL, database connections each web worker keeps for scores, "
+        "whose statements wait on the worker's event loop: scores at once a worker waits for the "
+        "database on. More cost PostgreSQL more CPU a score (each connection a backend whose "
+        "caches go cold in turn) and gain nothing once the worker's CPU is the limit",
+    )
 
 
 class ProvisioningSettings(BaseModel):

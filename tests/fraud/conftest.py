@@ -14,6 +14,7 @@ from tests.conftest import FIXTURES, Clock
 from trustdesk import db
 from trustdesk.fraud import merchants, service
 from trustdesk.fraud.hashing import Hasher
+from trustdesk.fraud.scoring import Scoring
 from trustdesk.settings import Settings
 
 ORDER = json.loads((FIXTURES / "fraud" / "order.json").read_text(encoding="utf-8"))
@@ -26,9 +27,9 @@ def order() -> dict[str, Any]:
 
 
 @pytest.fixture
-def scoring(settings: Settings) -> service.Scoring:
+def scoring(settings: Settings) -> Scoring:
     fraud = settings.fraud
-    return service.Scoring(Hasher(fraud.hash_key.get_secret_value()), 7, fraud.velocity_count_limit)
+    return Scoring(Hasher(fraud.hash_key.get_secret_value()), 7, fraud.velocity_count_limit)
 
 
 MakeMerchant = Callable[[str], merchants.NewMerchant]
@@ -49,7 +50,7 @@ ScoreOrder = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-def score(factory: sessionmaker[Session], scoring: service.Scoring, clock: Clock) -> ScoreOrder:
+def score(factory: sessionmaker[Session], scoring: Scoring, clock: Clock) -> ScoreOrder:
     """Score a document for a merchant in its own committed transaction."""
 
     def run(merchant_id: int, document: dict[str, Any]) -> dict[str, Any]:

@@ -149,6 +149,7 @@ def test_refusals_are_4xx_with_a_reason(
         ({"billing_address": order["billing_address"] | {"country": "KR"}}, "outside_japan"),
         ({"payment": order["payment"] | {"card_token": "4111111111111111"}}, "card_number"),
         ({"amount_yen": "lots"}, "invalid_order"),
+        ({"amount_yen": 10**10}, "invalid_order"),  # whole yen, in an integer column
     ]
     for change, code in cases:
         response = client.post("/api/v1/fraud/orders", json=order | change, headers=key)

@@ -65,6 +65,13 @@ def test_card_numbers_are_found_in_any_field(order: dict[str, Any]) -> None:
     assert list(card_number_fields(order)) == ["payment.card_token", "items[0].name"]
 
 
+def test_numbers_of_any_size_are_searched(order: dict[str, Any]) -> None:
+    """JSON numbers have no limit: one past 64 bits does not stop the search."""
+    order["note"] = 10**30
+    order["payment"]["card_token"] = 4111111111111111
+    assert card_number_fields(order) == ["payment.card_token"]
+
+
 def test_an_order_with_a_card_number_is_refused_without_echoing_it(order: dict[str, Any]) -> None:
     order["buyer"]["name"] = "4111111111111111"
     with pytest.raises(OrderRefused) as refused:

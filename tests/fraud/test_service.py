@@ -10,17 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Clock
 from tests.fraud.conftest import MakeMerchant, ScoreOrder
 from trustdesk import db
+from trustdesk.db import DriverResult
 from trustdesk.fraud import known, rulesets, service
 from trustdesk.fraud.exceptions import Conflict, OrderInvalid, OrderNotFound, OrderRefused
 from trustdesk.fraud.merchants import authenticate, get_merchant, issue_key, revoke
 from trustdesk.fraud.models import KnownFraud, ScoredOrder
-from trustdesk.fraud.order import parse_order
+from trustdesk.fraud.scoring import ByMerchant, Query, Scoring, Steps, steps
 
 
 def other_order(order: dict[str, Any], number: int, **buyer: str) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def test_the_shared_fixture_scores_low_with_the_default_rules(
 
 def test_known_fraud_from_an_import_matches_a_normalised_variant(
     session: Session,
-    scoring: service.Scoring,
+    scoring: Scoring,
     make_merchant: MakeMerchant,
     score: ScoreOrder,
     order: dict[str, Any],
@@ -183,7 +184,7 @@ def test_velocity_counts_per_merchant_and_across_merchants(
 def test_velocity_reads_only_the_newest_orders_up_to_the_limit(
     factory: sessionmaker[Session],
     make_merchant: MakeMerchant,
-    scoring: service.Scoring,
+    scoring: Scoring,
     order: dict[str, Any],
     clock: Clock,
 ) -> None:
@@ -213,7 +214,7 @@ def test_the_same_order_twice_gets_the_stored_answer_and_other_data_is_a_conflic
 def test_an_order_stored_meanwhile_by_another_request_gets_the_stored_answer(
     factory: sessionmaker[Session],
     make_merchant: MakeMerchant,
-    scoring: service.Scoring,
+    scoring: Scoring,
     score: ScoreOrder,
     order: dict[str, Any],
     clock: Clock,
@@ -222,22 +223,32 @@ def test_an_order_stored_meanwhile_by_another_request_gets_the_stored_answer(
     The other's insert then stores nothing (ON CONFLICT DO NOTHING, both databases) and it
     answers what is stored — or a conflict if its data differ — instead of a 500."""
     shop = make_merchant("Shop A")
+    caller = ByMerchant(shop.merchant_id)
+    same = steps(scoring, caller, order, clock())
+    other = steps(scoring, caller, order | {"amount_yen": 1}, clock())
     with db.unit_of_work(factory) as session:
-        merchant = service._RUN_BY_MERCHANT.run(
-            session.connection(), {"merchant_id": shop.merchant_id, "order_id": order["order_id"]}
-        ).first()
-    assert merchant.payload_hash is None  # as the slower request saw it
-    first = score(shop.merchant_id, order)
+        reads = [_run(session.connection(), next(slower)) for slower in (same, other)]
+    assert all(read.first().payload_hash is None for read in reads)  # not scored yet
+    first = score(shop.merchant_id, order)  # the faster request stores it
     with db.unit_of_work(factory) as session:
-        connection = session.connection()
-        again = service._score(connection, scoring, merchant, parse_order(order), clock())
-        assert again == first
+        assert _finish(session.connection(), same, reads[0]) == first
         with pytest.raises(Conflict):
-            service._score(
-                connection, scoring, merchant, parse_order(order | {"amount_yen": 1}), clock()
-            )
+            _finish(session.connection(), other, reads[1])
     with db.unit_of_work(factory) as session:
         assert session.scalar(select(func.count()).select_from(ScoredOrder)) == 1
+
+
+def _run(connection: Connection, query: Query) -> DriverResult:
+    return query.statement.run(connection, query.parameters)
+
+
+def _finish(connection: Connection, slower: Steps, answer: DriverResult) -> dict[str, Any]:
+    """The rest of a score's steps, from the answer to the statement it last asked for."""
+    try:
+        while True:
+            answer = _run(connection, slower.send(answer))
+    except StopIteration as done:
+        return done.value
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from trustdesk.fraud import service as fraud_service
 from trustdesk.fraud.exceptions import FraudError
 from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.rules import RuleSetInvalid
+from trustdesk.fraud.scoring import Scoring
 from trustdesk.timeutil import parse_instant
 
 commands = typer.Typer()
@@ -45,9 +46,9 @@ fraud_app.add_typer(fraud_rules_app, name="rules")
 MerchantOption = Annotated[int, typer.Option("--merchant", help="Merchant id")]
 
 
-def _fraud_scoring(runtime: Runtime) -> fraud_service.Scoring:
+def _fraud_scoring(runtime: Runtime) -> Scoring:
     fraud = runtime.settings.fraud
-    return fraud_service.Scoring(
+    return Scoring(
         Hasher(fraud.hash_key.get_secret_value()),
         runtime.policy.fraud_order_window_days,
         fraud.velocity_count_limit,

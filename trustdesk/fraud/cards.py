@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _CANDIDATE = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _FULL_WIDTH = re.compile("[０-９－]")  # full-width digits and hyphen: U+FF10-19, U+FF0D
@@ -64,9 +66,18 @@ def card_number_fields(document: Any) -> list[str]:
 
     The document is searched as one JSON text first (JSON's quotes and commas keep runs from
     crossing values), so the walk that names the fields runs only when there is one."""
-    if not contains_card_number(json.dumps(document, ensure_ascii=False, default=str)):
+    if not contains_card_number(_json_text(document)):
         return []
     return list(_fields_with_cards(document))
+
+
+def _json_text(document: Any) -> str:
+    """The document as JSON text: by orjson, a fifth of json's time, unless a number is past
+    its 64 bits (any JSON number may be)."""
+    try:
+        return orjson.dumps(document, default=str).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(document, ensure_ascii=False, default=str)
 
 
 def _fields_with_cards(document: Any, path: str = "") -> Iterator[str]:

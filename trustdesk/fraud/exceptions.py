@@ -19,6 +19,12 @@ class OrderInvalid(FraudError):
     code = "invalid_order"
 
 
+class BodyNotJSON(FraudError):
+    """The request's body is not JSON at all."""
+
+    code = "invalid_json"
+
+
 class OrderRefused(FraudError):
     """A well-formed order the service must not score (fulfilled, too old, foreign, a PAN)."""
 

@@ -23,6 +23,8 @@ UNFULFILLED = frozenset({"unfulfilled", "pending", "processing", "authorized"})
 FULFILLED = frozenset({"shipped", "partially_shipped", "delivered", "fulfilled", "completed"})
 JAPAN = frozenset({"jp", "jpn", "japan", "日本", "日本国"})
 FUTURE_SKEW = timedelta(minutes=10)
+# Amounts are whole yen in an integer column: about 2.1 billion yen, far beyond any order.
+MAX_YEN = 2**31 - 1
 
 
 class _Part(BaseModel):
@@ -60,13 +62,13 @@ class Item(_Part):
     sku: str = Field("", max_length=100)
     name: str = Field("", max_length=300)
     quantity: int = Field(1, ge=1, le=100000)
-    unit_price_yen: int = Field(0, ge=0)
+    unit_price_yen: int = Field(0, ge=0, le=MAX_YEN)
 
 
 class Order(_Part):
     order_id: str = Field(min_length=1, max_length=64)
     ordered_at: datetime
-    amount_yen: int = Field(ge=0)
+    amount_yen: int = Field(ge=0, le=MAX_YEN)
     fulfillment_status: str = "unfulfilled"
     buyer: Buyer
     billing_address: PostalAddress
@@ -122,17 +124,28 @@ def _problems(exc: ValidationError) -> str:
 
 def screen(order: Order, now: datetime, window: timedelta) -> None:
     """Refuse an order the service may not score (see the module docstring)."""
-    if order.fulfillment_status in FULFILLED:
-        raise OrderRefused(
-            "order_fulfilled",
-            f"order {order.order_id} is {order.fulfillment_status}; the service scores only "
-            "orders not yet fulfilled, shipping included (seed 004 §17-2-3)",
-        )
+    screen_order(order, now)
+    screen_age(order, now, window)
+
+
+def screen_age(order: Order, now: datetime, window: timedelta) -> None:
+    """Refuse an order placed before the merchant's ``window`` (seed 004 §17-2-3)."""
     if order.ordered_at < now - window:
         raise OrderRefused(
             "order_too_old",
             f"order {order.order_id} was placed {order.ordered_at.isoformat()}, more than "
             f"{window.days} days ago; past orders may not be scored (seed 004 §17-2-3)",
+        )
+
+
+def screen_order(order: Order, now: datetime) -> None:
+    """What every merchant's order must pass, whatever its window: not fulfilled, not in the
+    future, in Japan. The score checks this before it asks the database anything."""
+    if order.fulfillment_status in FULFILLED:
+        raise OrderRefused(
+            "order_fulfilled",
+            f"order {order.order_id} is {order.fulfillment_status}; the service scores only "
+            "orders not yet fulfilled, shipping included (seed 004 §17-2-3)",
         )
     if order.ordered_at > now + FUTURE_SKEW:
         raise OrderInvalid(f"ordered_at {order.ordered_at.isoformat()} is in the future")

@@ -251,6 +251,13 @@ def flatten(expression: str) -> tuple[str, frozenset[str], frozenset[str]]:
     return "".join(pieces), frozenset(flat), frozenset(whole)
 
 
+def _path(name: str) -> tuple[str, str, str, str | None]:
+    """A flat name and where its value is: ``order__amount_yen`` in ``order``,
+    ``velocity__email__h1`` in ``velocity``'s ``email`` (see :func:`flatten`)."""
+    group, key, *window = name.split("__")
+    return name, group, key, window[0] if window else None
+
+
 class CompiledRuleSet:
     """A stored rule set ready to run; built once per version (see :func:`compiled`).
 
@@ -267,15 +274,16 @@ class CompiledRuleSet:
             self._programs.append((rule, cel.compile(source)))
             flat |= names
             whole |= groups
-        self._flat = [(name, name.split("__")) for name in sorted(flat)]
+        self._flat = [_path(name) for name in sorted(flat)]
         self._whole = sorted(whole)
 
     def _context(self, features: Mapping[str, Any]) -> cel.Context:
         variables: dict[str, Any] = {group: features[group] for group in self._whole}
-        for name, path in self._flat:
-            value: Any = features
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
+        for name, group, key, window in self._flat:
+            values = features.get(group)
+            value = values.get(key) if isinstance(values, dict) else None
+            if window is not None:
+                value = value.get(window) if isinstance(value, dict) else None
             if value is not None:
                 variables[name] = value
         return cel.Context(variables)

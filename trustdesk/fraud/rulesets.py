@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustdesk.fraud import features
@@ -20,8 +20,6 @@ from trustdesk.fraud.exceptions import RuleSetNotFound
 from trustdesk.fraud.models import Merchant, RuleSetVersion, ScoredOrder
 from trustdesk.fraud.order import Order
 from trustdesk.fraud.rules import (
-    CompiledRuleSet,
-    cached,
     compiled,
     rule_set_from_json,
     validate,
@@ -126,19 +124,6 @@ def activate(session: Session, merchant: Merchant, version: int, now: datetime) 
     merchant.active_version = row.version
     row.activated_at = now
     return row
-
-
-def compiled_version(connection: Connection, rule_set_id: int, fingerprint: str) -> CompiledRuleSet:
-    """The compiled rules of a stored version; its rules are read only on a cache miss."""
-    found = cached(fingerprint)
-    if found is None:
-        row = connection.execute(
-            select(
-                RuleSetVersion.fingerprint, RuleSetVersion.rules, RuleSetVersion.thresholds
-            ).where(RuleSetVersion.id == rule_set_id)
-        ).one()
-        found = compiled(row.fingerprint, row.rules, row.thresholds)
-    return found
 
 
 def backtest(

@@ -2,254 +2,64 @@
 
 Every function takes the merchant the caller authenticated and looks orders up by
 ``(merchant_id, order_id)``, so another merchant's order is simply not found (seed 004 §37).
-Nothing here commits: the HTTP handler or CLI command owns the transaction. The score takes
-a ``Connection``, not a ``Session``: it runs three Core statements, and the HTTP handler runs
-them without a transaction (``db.statements``).
+Nothing here commits: the HTTP handler or CLI command owns the transaction. A score is the
+steps of :mod:`trustdesk.fraud.scoring`, run here on a ``Connection`` (:func:`run`; the HTTP
+handler's commits each statement on its own, ``db.statements``) or on an asynchronous
+connection of the driver's (:func:`run_async`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Dialect, select
 from sqlalchemy.orm import Session
 
-from trustdesk.access import keys
-from trustdesk.db import DriverStatement
-from trustdesk.fraud import features, known, lookups, merchants
-from trustdesk.fraud.exceptions import (
-    Conflict,
-    FraudError,
-    MerchantNotFound,
-    OrderInvalid,
-    OrderNotFound,
-    Unauthorized,
-)
-from trustdesk.fraud.hashing import Hasher
-from trustdesk.fraud.models import (
-    Merchant,
-    MerchantKey,
-    Review,
-    RuleSetVersion,
-    ScoredOrder,
-)
-from trustdesk.fraud.order import Order, parse_order, screen
+from trustdesk.fraud import known
+from trustdesk.fraud.exceptions import Conflict, OrderInvalid, OrderNotFound
+from trustdesk.fraud.models import Review, ScoredOrder
 from trustdesk.fraud.rules import LOW, MEDIUM, TRUSTED
-from trustdesk.fraud.rulesets import compiled_version
+from trustdesk.fraud.scoring import ByMerchant, Scoring, Steps, result_json, steps
 from trustdesk.timeutil import iso_jst
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 OUTCOMES = ("chargeback", "confirmed_fraud", "legitimate")
 DECISIONS = ("approve", "cancel", "hold")
 COVERED_BANDS = frozenset({LOW, TRUSTED})  # seed 004 §25 (1) ②
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """What scoring needs besides the order: the hash secret, the policy's default window and
-    how many orders a velocity count reads at most (``settings.fraud.velocity_count_limit``)."""
-
-    hasher: Hasher
-    default_window_days: int
-    velocity_count_limit: int
-
-
-_MERCHANT_RULES_AND_ORDER = (
-    select(
-        Merchant.id.label("merchant_id"),
-        Merchant.order_window_days,
-        RuleSetVersion.id.label("rule_set_id"),
-        RuleSetVersion.version,
-        RuleSetVersion.fingerprint,
-        ScoredOrder.order_id,
-        ScoredOrder.score,
-        ScoredOrder.band,
-        ScoredOrder.reasons,
-        ScoredOrder.rules_version,
-        ScoredOrder.scored_at,
-        ScoredOrder.payload_hash,
-    )
-    .select_from(Merchant)
-    .join(
-        RuleSetVersion,
-        (RuleSetVersion.merchant_id == Merchant.id)
-        & (RuleSetVersion.version == Merchant.active_version),
-    )
-    .outerjoin(
-        ScoredOrder,
-        (ScoredOrder.merchant_id == Merchant.id) & (ScoredOrder.order_id == bindparam("order_id")),
-    )
-)
-_BY_MERCHANT = _MERCHANT_RULES_AND_ORDER.where(Merchant.id == bindparam("merchant_id"))
-# The API's variant: the same row found through the presented key, with the key's hash to check.
-_BY_KEY = (
-    _MERCHANT_RULES_AND_ORDER.add_columns(MerchantKey.secret_hash)
-    .join(MerchantKey, MerchantKey.merchant_id == Merchant.id)
-    .where(MerchantKey.key_id == bindparam("key_id"), MerchantKey.revoked_at.is_(None))
-)
+def run(connection: Connection, steps: Steps) -> dict[str, Any]:
+    """Run a score's steps on a blocking connection, each statement as it is asked for."""
+    try:
+        query = next(steps)
+        while True:
+            query = steps.send(query.statement.run(connection, query.parameters))
+    except StopIteration as done:
+        return done.value
 
 
-_RUN_BY_MERCHANT = DriverStatement(_BY_MERCHANT)
-_RUN_BY_KEY = DriverStatement(_BY_KEY)
-
-
-def _insert_order(dialect: str) -> Any:
-    """The scored order's one row; a concurrent request that stored the same order id first
-    makes it insert nothing (both databases write ``ON CONFLICT DO NOTHING`` alike)."""
-    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return builder(ScoredOrder).on_conflict_do_nothing(
-        index_elements=[ScoredOrder.merchant_id, ScoredOrder.order_id]
-    )
-
-
-_ORDER_COLUMNS = [
-    "merchant_id",
-    "order_id",
-    "ordered_at",
-    "amount_yen",
-    "payload",
-    "payload_hash",
-    "features",
-    "score",
-    "band",
-    "reasons",
-    "rules_version",
-    "scored_at",
-    *(f"{kind}_key" for kind in features.VELOCITY_KINDS),
-]
-_INSERT_ORDER = DriverStatement(_insert_order, column_keys=_ORDER_COLUMNS)
+async def run_async(
+    connection: AsyncConnection[Any], dialect: Dialect, steps: Steps
+) -> dict[str, Any]:
+    """Run a score's steps on one of psycopg's asynchronous connections (``db.statement_pool``),
+    each statement committed as it runs: the statements wait on the event loop."""
+    try:
+        query = next(steps)
+        while True:
+            result = await query.statement.run_async(connection, dialect, query.parameters)
+            query = steps.send(result)
+    except StopIteration as done:
+        return done.value
 
 
 def score(
     connection: Connection, scoring: Scoring, merchant_id: int, document: Any, now: datetime
 ) -> dict[str, Any]:
     """Score one order (seed 004 §17-1) for a merchant the caller vouches for (the CLI)."""
-    order = parse_order(document)
-    merchant = _RUN_BY_MERCHANT.run(
-        connection, {"merchant_id": merchant_id, "order_id": order.order_id}
-    ).first()
-    if merchant is None:
-        raise MerchantNotFound(f"no merchant {merchant_id}")
-    return _score(connection, scoring, merchant, order, now)
-
-
-def score_with_key(
-    connection: Connection, scoring: Scoring, api_key: str, document: Any, now: datetime
-) -> dict[str, Any]:
-    """Score one order for the merchant whose API key this is (seed 004 §33).
-
-    The key is checked in the query that reads the merchant's rules, one round trip fewer a
-    request; a key that does not hold is refused before anything about the order is said."""
-    parts = keys.split_key(api_key)
-    if parts is None:
-        raise Unauthorized()
-    key_id, secret = parts
-    try:
-        order = parse_order(document)
-    except FraudError:
-        if merchants.authenticate(connection, api_key) is None:
-            raise Unauthorized() from None
-        raise
-    merchant = _RUN_BY_KEY.run(connection, {"key_id": key_id, "order_id": order.order_id}).first()
-    if merchant is None or not keys.secret_matches(secret, merchant.secret_hash):
-        raise Unauthorized()
-    return _score(connection, scoring, merchant, order, now)
-
-
-def _score(
-    connection: Connection, scoring: Scoring, merchant: Any, order: Order, now: datetime
-) -> dict[str, Any]:
-    """Screen the order, look its values up, run the merchant's active rules, store the result;
-    the same order sent again gets the stored answer.
-
-    This is the hot path (bench/fraud.py): after the merchant's row (its rules and any earlier
-    result for the order id) two statements on the driver — known fraud with velocity in one,
-    and the order's row."""
-    window = timedelta(days=merchant.order_window_days or scoring.default_window_days)
-    screen(order, now, window)
-    payload = order.model_dump(mode="json")
-    digest = hashlib.sha256(
-        json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
-    if merchant.payload_hash is not None:
-        return _earlier(merchant, order, digest)
-    values = features.normalise_order(order)
-    hasher = scoring.hasher
-    known_hashes = {
-        name: hasher(features.KNOWN_KIND[name], value)
-        for name, value in values.values().items()
-        if value
-    }
-    velocity_hashes = {
-        kind: known_hashes[name]
-        for kind, name in features.VELOCITY_FIELD.items()
-        if name in known_hashes
-    }
-    found = lookups.lookup(
-        connection,
-        merchant.merchant_id,
-        order.ordered_at,
-        known_hashes,
-        velocity_hashes,
-        scoring.velocity_count_limit,
-    )
-    context = features.build(order, values, found)
-    verdict = compiled_version(connection, merchant.rule_set_id, merchant.fingerprint).evaluate(
-        context
-    )
-    result = {
-        "order_id": order.order_id,
-        "score": verdict.score,
-        "band": verdict.band,
-        "reasons": verdict.reasons
-        + [
-            {"type": "known_fraud", "field": name, "sources": sources}
-            for name, sources in sorted(found.known.items())
-        ],
-        "rules_version": merchant.version,
-        "scored_at": now,
-    }
-    row = result | {
-        "merchant_id": merchant.merchant_id,
-        "ordered_at": order.ordered_at,
-        "amount_yen": order.amount_yen,
-        "payload": payload,
-        "payload_hash": digest,
-        "features": context,
-    }
-    row |= {f"{kind}_key": velocity_hashes.get(kind) for kind in features.VELOCITY_KINDS}
-    if _INSERT_ORDER.run(connection, row).rowcount == 0:  # stored meanwhile by another request
-        earlier = _RUN_BY_MERCHANT.run(
-            connection, {"merchant_id": merchant.merchant_id, "order_id": order.order_id}
-        ).first()
-        return _earlier(earlier, order, digest)
-    return result | {"scored_at": iso_jst(now)}
-
-
-def _earlier(row: Any, order: Order, digest: str) -> dict[str, Any]:
-    """The stored answer for an order sent again; the same order id with other data is refused."""
-    if row.payload_hash != digest:
-        raise Conflict(
-            f"order {order.order_id} was scored already with other data; "
-            "an order is scored once, before it is fulfilled"
-        )
-    return result_json(row)
-
-
-def result_json(row: Any) -> dict[str, Any]:
-    """The answer to a score: the contract fields and when it was made."""
-    return {
-        "order_id": row.order_id,
-        "score": row.score,
-        "band": row.band,
-        "reasons": row.reasons,
-        "rules_version": row.rules_version,
-        "scored_at": iso_jst(row.scored_at),
-    }
+    return run(connection, steps(scoring, ByMerchant(merchant_id), document, now))
 
 
 def order_json(session: Session, row: ScoredOrder) -> dict[str, Any]:

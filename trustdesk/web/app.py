@@ -37,7 +37,9 @@ from trustdesk.web import (
 )
 from trustdesk.web.deps import WebRuntime
 from trustdesk.web.errors import install_error_handlers
+from trustdesk.web.fraud import SCORE_PATH, document_score
 from trustdesk.web.fraud import router as fraud_router
+from trustdesk.web.score_door import ScoreDoor
 
 STATIC = Path(__file__).parent / "static"
 # No inline script or style, no other origin: injected markup can neither run nor phone home.
@@ -62,14 +64,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     engine = db.make_engine(settings.database_url, pool_size=settings.web.concurrent_requests)
     if not db.schema_is_current(engine):
         db.upgrade(engine)
-    app = FastAPI(
+    app = _App(
         title="trustdesk",
         summary="Trust & safety back office of an internet provider",
         version="0.1.0",
         openapi_url="/openapi.json",
         docs_url=None,  # Swagger UI would load its script from a CDN; the schema is enough
         redoc_url=None,
-        lifespan=_lifespan(engine, settings.web.concurrent_requests),
+        lifespan=_lifespan(engine, settings),
     )
     app.state.runtime = WebRuntime(
         settings, db.session_factory(engine), clock or _wall_clock, db.statement_engine(engine)
@@ -93,7 +95,21 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     return app
 
 
-def _lifespan(engine: Engine, concurrent: int) -> Callable[[FastAPI], Any]:
+class _App(FastAPI):
+    """FastAPI with the merchants' score answered in front of everything (``ScoreDoor``) and
+    documented in the schema with the routes."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ScoreDoor(super().build_middleware_stack(), self.state.runtime, SECURITY_HEADERS)
+
+    def openapi(self) -> dict[str, Any]:
+        schema = super().openapi()  # built once and kept, until the routes change
+        if SCORE_PATH not in schema["paths"]:
+            document_score(schema)
+        return schema
+
+
+def _lifespan(engine: Engine, settings: Settings) -> Callable[[FastAPI], Any]:
     """Handlers that touch the database run in threads: as many threads as the engine keeps
     connections, so a burst queues for a thread rather than opening connections beyond the
     pool (each a new PostgreSQL backend, closed again) or forty threads fighting for one GIL.
@@ -102,15 +118,26 @@ def _lifespan(engine: Engine, concurrent: int) -> Callable[[FastAPI], Any]:
     frozen out of the garbage collector's reach. Full collections walk every object they
     track, and had stopped each worker for 50 to 180 ms a few times a minute, the tail of the
     score's latency (bench/fraud.py, 2026-12-03); frozen, they walk what requests left behind,
-    a few milliseconds."""
+    a few milliseconds.
+
+    On PostgreSQL the merchants' scores wait for the database on the event loop, on the
+    asynchronous connections of a pool this lifespan opens and closes (``db.statement_pool``);
+    requests find it in their scope's lifespan state (``score_door``)."""
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        to_thread.current_default_thread_limiter().total_tokens = concurrent
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.web.concurrent_requests
+        pool = db.statement_pool(engine, settings.fraud.score_connections)
+        if pool is not None:
+            await pool.open()
         gc.collect()
         gc.freeze()
-        yield
-        engine.dispose()
+        try:
+            yield {"statement_pool": pool}
+        finally:
+            if pool is not None:
+                await pool.close()
+            engine.dispose()
 
     return lifespan
 

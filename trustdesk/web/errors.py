@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
 from trustdesk.cases.workflows import InvalidTransition
 from trustdesk.fraud.exceptions import (
+    BodyNotJSON,
     Conflict,
     MerchantNotFound,
     OrderInvalid,
@@ -41,6 +42,7 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (ActionNotFound, 404, "not_found"),
     (InvalidTransition, 409, "invalid_transition"),
     (OrderInvalid, 422, "invalid_order"),
+    (BodyNotJSON, 422, "invalid_json"),
     (OrderRefused, 422, "refused"),  # the exception's own code: order_fulfilled, card_number...
     (OrderNotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
@@ -50,6 +52,17 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (RuleSetInvalid, 422, "invalid_rules"),
     (CaseOperationRefused, 409, "operation_refused"),
 )
+
+
+def problem(exc: Exception) -> tuple[int, str, str] | None:
+    """Status, code and detail of an error raised on purpose (``ApiError``) or by the domain;
+    None for anything else, which is a bug."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.detail
+    for kind, status, code in _DOMAIN:
+        if isinstance(exc, kind):
+            return status, getattr(exc, "code", code), str(exc)
+    return None
 
 
 def _wants_json(request: Request) -> bool:
@@ -67,9 +80,10 @@ def error_response(request: Request, status: int, code: str, detail: str) -> Res
 def install_error_handlers(app: FastAPI) -> None:
     from trustdesk.web.pages import LoginRequired
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return error_response(request, exc.status, exc.code, exc.detail)
+    async def known_error(request: Request, exc: Exception) -> Response:
+        found = problem(exc)
+        assert found is not None
+        return error_response(request, *found)
 
     async def login_required(request: Request, exc: Exception) -> Response:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
@@ -80,14 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail))
 
-    app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for kind, status, code in _DOMAIN:
-
-        async def domain_error(
-            request: Request, exc: Exception, status: int = status, code: str = code
-        ) -> Response:
-            return error_response(request, status, getattr(exc, "code", code), str(exc))
-
-        app.add_exception_handler(kind, domain_error)
+    app.add_exception_handler(ApiError, known_error)
+    for kind, _status, _code in _DOMAIN:
+        app.add_exception_handler(kind, known_error)
