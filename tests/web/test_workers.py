@@ -117,7 +117,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, str]]
         yield server, port, key
     finally:
         if server.poll() is None:
-            server.kill()
+            server.terminate()  # SIGTERM: the workers stop with it
         server.wait(timeout=30)
         assert server.stderr is not None
         server.stderr.close()
@@ -156,6 +156,20 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(
     assert server.wait(timeout=30) == 0
     for pid in (second, replacement):
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+def test_workers_stop_when_their_parent_is_killed(
+    served: tuple[subprocess.Popen[bytes], int, str],
+) -> None:
+    """A parent killed outright cannot stop its workers: they notice and stop themselves,
+    rather than go on serving the port beside the next server's workers."""
+    server, port, _key = served
+    _wait(lambda: len(_workers(server.pid)) == 2)
+    orphans = _workers(server.pid)
+    server.kill()
+    server.wait(timeout=30)
+    _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in orphans), timeout=30)
+    assert not _on_port(port, "0A")
 
 
 def _is_zombie(pid: int) -> bool:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
@@ -29,6 +31,7 @@ logger = logging.getLogger("trustdesk.web.workers")
 SUPPORTED = hasattr(socket, "SO_REUSEPORT")
 STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start serving
 _BACKLOG = 2048  # uvicorn's default
+_ORPHAN_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def serve_worker(spec: WorkerSpec) -> None:
     """A worker process's body: its own listening socket, the application, uvicorn."""
     from trustdesk.web.app import create_app
 
+    parent = os.getppid()
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
     try:
         sock = _port_socket(spec.host, spec.port)
         sock.listen(_BACKLOG)
@@ -72,6 +77,16 @@ def serve_worker(spec: WorkerSpec) -> None:
         raise SystemExit(STARTUP_FAILURE) from None
     config = uvicorn.Config(app, log_level=spec.log_level)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this worker, as SIGTERM does, once its parent is gone. A parent killed outright
+    (SIGKILL, the OOM killer) cannot stop its workers, and one left serving would hold its
+    socket of the port beside the next ``serve``'s workers: the kernel would go on handing it
+    connections, answered by the old code and configuration."""
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class Workers:
