@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from trustdesk.access import keys
@@ -124,17 +124,19 @@ def list_merchants(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+# A key that has not been revoked, with the hash its secret must match (seed 004 §33).
+KEY_ROW = select(MerchantKey.merchant_id, MerchantKey.secret_hash).where(
+    MerchantKey.key_id == bindparam("key_id"), MerchantKey.revoked_at.is_(None)
+)
+
+
 def authenticate(session: Session | Connection, plaintext: str) -> int | None:
     """The merchant a presented key belongs to, or None for a wrong, unknown or revoked key."""
     parts = keys.split_key(plaintext)
     if parts is None:
         return None
     key_id, secret = parts
-    row = session.execute(
-        select(MerchantKey.merchant_id, MerchantKey.secret_hash).where(
-            MerchantKey.key_id == key_id, MerchantKey.revoked_at.is_(None)
-        )
-    ).first()
+    row = session.execute(KEY_ROW, {"key_id": key_id}).first()
     if row is None or not keys.secret_matches(secret, row.secret_hash):
         return None
     return int(row.merchant_id)

@@ -131,13 +131,14 @@ def steps(scoring: Scoring, caller: Caller, document: Any, now: datetime) -> Ste
         "merchant_id": merchant.merchant_id,
         "ordered_at": order.ordered_at,
         "amount_yen": order.amount_yen,
-        "payload": json_text(payload),
+        "payload": _json_text(payload),
         "payload_hash": digest,
-        "features": json_text(context),
-        "reasons": json_text(result["reasons"]),
+        "features": _json_text(context),
+        "reasons": _json_text(result["reasons"]),
         "scored_at": now,
     }
-    row |= {f"{kind}_key": hashes.get(name) for kind, name in features.VELOCITY_FIELD.items()}
+    # the value hashes the read was asked by kind are what later reads count
+    row |= {f"{kind}_key": question[kind] for kind in features.VELOCITY_KINDS}
     inserted = yield Query(statements.INSERT_ORDER, row)
     if inserted.rowcount == 0:  # stored meanwhile by a concurrent request
         where = {"merchant_id": merchant.merchant_id, "order_id": order.order_id}
@@ -172,7 +173,7 @@ def _result(
     }
 
 
-def json_text(value: Any) -> str:
+def _json_text(value: Any) -> str:
     """JSON as the database stores it, for the values a score makes: plain dicts, lists,
     strings, whole numbers (an order's amounts are bounded, ``order.MAX_YEN``)."""
     return orjson.dumps(value).decode()
@@ -190,8 +191,7 @@ def _merchant(caller: Caller, row: Any | None) -> Any:
     """The merchant's columns of the read, once the key holds (an unknown or revoked key has
     no row; a wrong secret fails the hash)."""
     if isinstance(caller, ByKey):
-        if row is None or not keys.secret_matches(caller.secret, row.secret_hash):
-            raise Unauthorized()
+        _check_key(caller, row)
     elif row is None:
         raise MerchantNotFound(f"no merchant {caller.merchant_id}")
     return row
@@ -201,9 +201,14 @@ def _refuse_strangers(caller: Caller) -> Generator[Query, DriverResult, None]:
     """Before a refusal says anything about the order, the key must hold: an unknown caller
     learns nothing, not even that its order would be invalid. The operator needs no check."""
     if isinstance(caller, ByKey):
-        row = (yield Query(statements.KEY, {"key_id": caller.key_id})).first()
-        if row is None or not keys.secret_matches(caller.secret, row.secret_hash):
-            raise Unauthorized()
+        found = yield Query(statements.KEY, {"key_id": caller.key_id})
+        _check_key(caller, found.first())
+
+
+def _check_key(caller: ByKey, row: Any | None) -> None:
+    """Refuse a key whose row was not found (unknown, revoked) or whose secret is wrong."""
+    if row is None or not keys.secret_matches(caller.secret, row.secret_hash):
+        raise Unauthorized()
 
 
 def _earlier(row: Any, order_id: str, digest: str) -> dict[str, Any]:

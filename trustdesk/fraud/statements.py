@@ -47,6 +47,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from trustdesk.db import DriverStatement
 from trustdesk.fraud.features import VELOCITY_KINDS
+from trustdesk.fraud.merchants import KEY_ROW
 from trustdesk.fraud.models import KnownFraud, Merchant, MerchantKey, RuleSetVersion, ScoredOrder
 
 WINDOWS = ("h1", "d1", "d30")
@@ -215,11 +216,7 @@ ORDER_COLUMNS = [
 READ_BY_KEY = DriverStatement(_read(by_key=True))
 READ_BY_MERCHANT = DriverStatement(_read(by_key=False))
 INSERT_ORDER = DriverStatement(_insert_order, column_keys=ORDER_COLUMNS)
-KEY = DriverStatement(
-    select(MerchantKey.merchant_id, MerchantKey.secret_hash).where(
-        MerchantKey.key_id == bindparam("key_id"), MerchantKey.revoked_at.is_(None)
-    )
-)
+KEY = DriverStatement(KEY_ROW)
 RULES = DriverStatement(
     select(RuleSetVersion.fingerprint, RuleSetVersion.rules, RuleSetVersion.thresholds).where(
         RuleSetVersion.id == bindparam("rule_set_id")
