@@ -147,3 +147,56 @@ def test_an_ipv4_mapped_address_is_the_ipv4_host(cli: Run) -> None:
     mapped = attribute(cli, "::ffff:198.51.100.61", "2026-10-20T11:20:04+09:00")
     assert mapped["ip"] == "198.51.100.61" and mapped["in_network"] is True
     assert mapped["subscriber_id"] == plain["subscriber_id"] == "C2001"
+
+
+UNKNOWN_THEN_KNOWN = """\
+Tue Oct 20 09:00:00 2026
+\tAcct-Session-Id = "U0000001"
+\tAcct-Status-Type = Start
+\tUser-Name = "stranger@elsewhere.example"
+\tFramed-IP-Address = 198.51.100.210
+\tNAS-IP-Address = 203.0.113.2
+\tEvent-Timestamp = "Oct 20 2026 09:00:00 JST"
+
+Tue Oct 20 10:00:00 2026
+\tAcct-Session-Id = "U0000001"
+\tAcct-Status-Type = Stop
+\tUser-Name = "stranger@elsewhere.example"
+\tFramed-IP-Address = 198.51.100.210
+\tNAS-IP-Address = 203.0.113.2
+\tEvent-Timestamp = "Oct 20 2026 10:00:00 JST"
+
+Tue Oct 20 10:00:00 2026
+\tAcct-Session-Id = "K0000001"
+\tAcct-Status-Type = Start
+\tUser-Name = "jiro@example.net"
+\tFramed-IP-Address = 198.51.100.210
+\tNAS-IP-Address = 203.0.113.2
+\tEvent-Timestamp = "Oct 20 2026 10:00:00 JST"
+"""
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_an_unknown_session_within_the_clock_margin_names_nobody(cli: Run, tmp_path: Any) -> None:
+    """A user matching no subscriber held the address until 10 s before the reported time;
+    with a 60 s margin either could have been seen, so nobody is named (SPEC §2)."""
+    detail = tmp_path / "radius.detail"
+    detail.write_text(UNKNOWN_THEN_KNOWN, encoding="utf-8")
+    config = tmp_path / "trustdesk.toml"
+    config.write_text(
+        (EXAMPLENET / "trustdesk.toml").read_text(encoding="utf-8")
+        + "\n[attribution]\nclock_skew_seconds = 60\n",
+        encoding="utf-8",
+    )
+    assert cli("import", "radius", str(detail), config=config).exit_code == 0
+    result = cli(
+        "attribute", "198.51.100.210", "--at", "2026-10-20T10:00:10+09:00", "--json", config=config
+    )
+    [answer] = json_lines(result.stdout)
+    assert answer["subscriber_id"] is None
+    assert answer["candidates"] == ["C2002"]
+    assert [holding["subscriber_id"] for holding in answer["evidence"]] == [None, "C2002"]
+    later = cli(
+        "attribute", "198.51.100.210", "--at", "2026-10-20T10:01:30+09:00", "--json", config=config
+    )
+    assert json_lines(later.stdout)[0]["subscriber_id"] == "C2002"

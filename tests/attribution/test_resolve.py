@@ -76,6 +76,23 @@ def test_unknown_radius_user_blocks_naming() -> None:
     assert "matches no subscriber" in decision.reason
 
 
+def test_unknown_holder_within_the_clock_margin_blocks_naming() -> None:
+    """An unknown-user session ending 10 s before the reported time, with a 60 s margin, could
+    have been the address's user: nobody is named (SPEC §2, the margin counts every holder)."""
+    unknown_until = T0 + timedelta(minutes=10)
+    holdings = [
+        Holding("radius", None, T0, unknown_until, {"session_id": "unknown"}),
+        Holding("radius", "C1", unknown_until, None, {"session_id": "C1"}),
+    ]
+    decision = decide(holdings, unknown_until + timedelta(seconds=10), timedelta(seconds=60))
+    assert decision.subscriber_id is None
+    assert decision.candidates == ("C1",)
+    assert "clock margin" in decision.reason
+    assert decide(holdings, unknown_until + timedelta(seconds=90), timedelta(seconds=60)) == (
+        decide(holdings[1:], unknown_until + timedelta(seconds=90), timedelta(seconds=60))
+    )
+
+
 def test_two_subscribers_at_once_is_left_to_an_operator() -> None:
     decision = decide([session("C1", 0, None), session("C2", 0, None)], at(5), timedelta(0))
     assert decision.subscriber_id is None
@@ -125,3 +142,36 @@ def test_holdings_begun_together_give_the_same_evidence_in_any_order(order: list
     ]
     shuffled = [holdings[i] for i in order]
     assert decide(shuffled, at(30), timedelta(0)) == decide(holdings, at(30), timedelta(0))
+
+
+_layouts = st.lists(
+    st.tuples(
+        st.sampled_from(["C1", "C2", None]),
+        st.integers(0, 60),
+        st.one_of(st.none(), st.integers(1, 30)),
+    ),
+    max_size=6,
+)
+
+
+@given(_layouts, st.integers(0, 100), st.integers(0, 10))
+def test_nobody_is_named_when_another_holder_was_possible(
+    layout: list[tuple[str | None, int, int | None]], probe: int, skew_minutes: int
+) -> None:
+    """Over random session layouts: a subscriber is named only when every holding within the
+    clock margin is theirs and one of them covers the instant; and then always."""
+    holdings = supersede(
+        [
+            session(who, start, None if length is None else start + length)
+            for who, start, length in layout
+        ]
+    )
+    moment, skew = at(probe), timedelta(minutes=skew_minutes)
+    decision = decide(holdings, moment, skew)
+    possible = [h for h in holdings if h.overlaps(moment - skew, moment + skew)]
+    holders = {h.subscriber_id for h in possible}
+    if decision.subscriber_id is not None:
+        assert holders == {decision.subscriber_id}
+        assert any(h.covers(moment) for h in possible)
+    elif len(holders) == 1 and None not in holders:
+        assert not any(h.covers(moment) for h in possible)

@@ -117,18 +117,25 @@ def chain(outer: Holding, inner: Iterable[Holding]) -> list[Holding]:
 
 
 def decide(holdings: Iterable[Holding], at: datetime, skew: timedelta) -> Decision:
-    """Name the holder at ``at`` if exactly one subscriber could have held the address."""
+    """Name the holder at ``at`` if exactly one subscriber could have held the address.
+
+    Every holding within the clock-skew window is a possible holder, known or not: a session
+    whose user matches no subscriber, ending 10 s before the reported time with a 60 s margin,
+    could have been the one the complainant saw, so it stops the naming just as a known
+    neighbour does (notifying the wrong customer is worse than asking an operator)."""
     window = [h for h in holdings if h.overlaps(at - skew, at + skew)]
     if not window:
         return Decision(None, (), (), "no subscriber held this address at that time")
     candidates = tuple(sorted({h.subscriber_id for h in window if h.subscriber_id}))
     evidence = tuple(h.described() for h in _in_order(window))
     exact = [h for h in window if h.covers(at)]
-    unknown_holder = any(h.subscriber_id is None for h in exact)
+    unknown_holder = any(h.subscriber_id is None for h in window)
     if len(candidates) == 1 and exact and not unknown_holder:
         return Decision(candidates[0], candidates, evidence, f"held by {candidates[0]}")
-    if unknown_holder:
+    if any(h.subscriber_id is None for h in exact):
         reason = "held by a session whose user matches no subscriber"
+    elif unknown_holder:
+        reason = "a session whose user matches no subscriber held it within the clock margin"
     elif not exact:
         reason = "no holder at that instant; neighbouring holders within the clock margin listed"
     else:
