@@ -139,3 +139,40 @@ def test_opted_out_members_beyond_one_query_are_all_exported(
         assert text == (tmp_path / "whole" / name).read_text()
         for network in ("198.51.100.61", "2001:db8:100:3b00::", "198.51.100.201"):
             assert network in text, (name, network)
+
+
+def test_a_cgnat_member_s_opt_out_reaches_the_inside_address(
+    cli: Callable[..., CliResult], tmp_path: Path, examplenet: None
+) -> None:
+    """C2005 (sho@example.net) is behind the CGNAT and asks the resolver from 100.64.2.10; with
+    the client networks left to the registry, the inside pool is among the clients (so every
+    CGNAT member is blocked) and the opt-out names the inside address (seed 002 §25-2-3)."""
+    conf = config(tmp_path, "[]")
+    switched = cli("--now", NOW, "network", "optout", "C2005", "on", config=conf)
+    assert switched.exit_code == 0 and switched.stderr == ""
+    line = export(cli, tmp_path / "zones", conf)
+    assert line["exit_code"] == 0 and line["warnings"] == []
+    snippet = (tmp_path / "zones" / "optout-unbound.conf").read_text()
+    assert '    access-control-tag: 100.64.0.0/10 "trustdesk_cc"' in snippet
+    assert '    access-control-tag: 100.64.2.10/32 "trustdesk_cc_optout"' in snippet
+    assert "    100.64.2.10/32;" in (tmp_path / "zones" / "optout-bind.acl").read_text()
+
+
+def test_an_opt_out_that_reaches_no_address_is_said(
+    cli: Callable[..., CliResult], tmp_path: Path, examplenet: None
+) -> None:
+    """The day before C2005's first session the member holds no address: the switch is kept,
+    and both the switch and every export say that the resolvers cannot see it yet."""
+    conf = config(tmp_path, "[]")
+    before = "2026-10-19T12:00:00+09:00"
+    switched = cli("--now", before, "network", "optout", "C2005", "on", config=conf)
+    assert switched.exit_code == 0
+    assert "C2005" in switched.stderr and "no address" in switched.stderr
+    out = str(tmp_path / "zones")
+    line = json_lines(
+        cli("--now", before, "network", "export", "--out", out, "--json", config=conf).stdout
+    )[0]
+    assert len(line["warnings"]) == 1 and line["warnings"][0].startswith("C2005:")
+    plain = cli("--now", before, "network", "export", "--out", out, config=conf)
+    assert plain.exit_code == 0 and "C2005: C&C blocking is off" in plain.stderr
+    assert export(cli, tmp_path / "zones", conf)["warnings"] == []  # online the next day

@@ -85,6 +85,23 @@ def test_an_operator_switches_a_members_cc_blocking(login_as: LoginAs, cli: CliR
     )  # no CSRF token
 
 
+def test_switching_off_a_member_who_holds_no_address_now_says_so(login_as: LoginAs) -> None:
+    """C2002's session ended at 10:00; at 15:00 the resolvers cannot tell the member apart, and
+    the operator is told rather than left believing it took effect."""
+    client = login_as("operator")
+    page = client.get("/subscribers/C2002").text
+    done = client.post(
+        "/subscribers/C2002/dns-optout",
+        data={"blocking": "off", "reason": "member asked by phone", "csrf_token": csrf_of(page)},
+    )
+    assert "使用中のアドレスが見つからない" in done.text and "遮断を再開する" in done.text
+    online = client.post(
+        "/subscribers/C2005/dns-optout",
+        data={"blocking": "off", "csrf_token": csrf_of(client.get("/subscribers/C2005").text)},
+    )
+    assert "使用中のアドレスが見つからない" not in online.text
+
+
 def test_billing_may_not_switch_blocking(login_as: LoginAs) -> None:
     client = login_as("billing")
     page = client.get("/subscribers/C2005").text

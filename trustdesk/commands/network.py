@@ -203,9 +203,15 @@ def network_optout(
     if state not in ("on", "off"):
         raise fail(f"say on or off, not {state!r}")
 
+    settings = runtime_of(ctx).settings
+
     def change(session: Session, now: datetime, actor: str) -> str:
         changed = network.set_optout(session, subscriber_id, state == "on", now, actor, reason)
         blocking = "off" if state == "on" else "on"
+        if state == "on" and not network_export_files.optout_reach(
+            session, subscriber_id, settings.network, settings.provider.networks, now, actor
+        ):
+            err.print(network_export_files.unreached_warning(subscriber_id), highlight=False)
         return f"{subscriber_id}: C&C blocking {blocking}{'' if changed else ' (unchanged)'}"
 
     _network_change(ctx, change)
@@ -249,6 +255,8 @@ def network_export(
             _print_file_change(item)
         if reloaded is not None:
             out.print(f"reloaded: {' '.join(settings.reload_command)}", highlight=False)
+    for member in report.unreached:
+        err.print(network_export_files.unreached_warning(member), highlight=False)
     if failure:
         raise fail(failure, 1)
 

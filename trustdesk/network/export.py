@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from trustdesk.attribution.addresses import address_key
 from trustdesk.attribution.models import RadiusSession, StaticAssignment, Subscriber
 from trustdesk.db import in_chunks
 from trustdesk.network import csam, optout, rpz
@@ -77,6 +78,7 @@ class FileChange:
 class ExportReport:
     directory: str
     files: tuple[FileChange, ...]
+    unreached: tuple[str, ...] = ()  # opted-out members the opt-out files reach no address of
 
     @property
     def changed(self) -> bool:
@@ -87,6 +89,7 @@ class ExportReport:
             "directory": self.directory,
             "changed": self.changed,
             "files": [item.as_json() for item in self.files],
+            "warnings": [unreached_warning(member) for member in self.unreached],
         }
 
 
@@ -111,18 +114,71 @@ def export(
 ) -> ExportReport:
     """Write what changed into ``out``; the caller commits the serials it recorded."""
     out.mkdir(parents=True, exist_ok=True)
-    clients = settings.client_networks or list(provider_networks)
-    optouts = _optout_networks(session, clients, now, actor)
+    clients = client_networks(session, settings, provider_networks)
+    optouts = _optouts(session, blocklists.opted_out_members(session), clients, now, actor)
     zones = (
         _zone_file(session, out, settings, CC_ZONE, _cc_content, secret=False, now=now),
         _zone_file(session, out, settings, CSAM_ZONE, _csam_content, secret=True, now=now),
     )
+    networks = optouts.networks
     texts = (
-        _text(UNBOUND_OPTOUTS, optout.unbound_snippet(optouts, clients), optouts),
-        _text(BIND_OPTOUTS, optout.bind_acl(optouts), optouts),
+        _text(UNBOUND_OPTOUTS, optout.unbound_snippet(networks, clients), networks),
+        _text(BIND_OPTOUTS, optout.bind_acl(networks), networks),
     )
     files = zones + tuple(_write_if_changed(session, out, item, now) for item in texts)
-    return ExportReport(str(out), files)
+    return ExportReport(str(out), files, optouts.unreached)
+
+
+def unreached_warning(member: str) -> str:
+    return (
+        f"{member}: C&C blocking is off for this member, but no address of theirs is exported "
+        "(no open session or static assignment within the resolvers' client networks now)"
+    )
+
+
+def client_networks(
+    session: Session, settings: NetworkSettings, provider_networks: Iterable[IPNetwork]
+) -> list[IPNetwork]:
+    """The networks the resolvers serve: ``client_networks`` when configured, else what the
+    registry shows subscribers asking from (``optout.client_ranges``)."""
+    if settings.client_networks:
+        return list(settings.client_networks)
+    statics = {_network(prefix) for prefix in session.scalars(select(StaticAssignment.prefix))}
+    return optout.client_ranges(provider_networks, statics, _pools_in_use(session))
+
+
+def _pools_in_use(session: Session) -> list[IPNetwork]:
+    """The inside pools some RADIUS session's address or delegated prefix lies in: one indexed
+    range probe a pool, not a scan of the sessions. CGNAT inside addresses are found here too,
+    through the sessions of the inside addresses that tie port blocks to members."""
+    used = []
+    for pool in optout.INSIDE_POOLS:
+        low = address_key(pool.network_address)
+        high = address_key(pool.broadcast_address)
+        probes = (
+            RadiusSession.address_key.between(low, high),
+            RadiusSession.prefix_key.between(low, high),
+        )
+        if any(
+            session.scalar(select(select(RadiusSession.id).where(probe).exists()))
+            for probe in probes
+        ):
+            used.append(pool)
+    return used
+
+
+def optout_reach(
+    session: Session,
+    subscriber_id: str,
+    settings: NetworkSettings,
+    provider_networks: Iterable[IPNetwork],
+    now: datetime,
+    actor: str,
+) -> list[IPNetwork]:
+    """The networks an opt-out of ``subscriber_id`` would reach now: empty tells the operator
+    at once that the switch changes nothing at the resolver until the member is online."""
+    clients = client_networks(session, settings, provider_networks)
+    return _optouts(session, {subscriber_id}, clients, now, actor).networks
 
 
 def reload(command: list[str], timeout: float) -> str:
@@ -273,14 +329,13 @@ def _write_atomically(path: Path, chunks: Iterable[str]) -> None:
         os.close(directory)
 
 
-def _optout_networks(
-    session: Session, clients: list[IPNetwork], now: datetime, actor: str
-) -> list[IPNetwork]:
+def _optouts(
+    session: Session, members: set[str], clients: list[IPNetwork], now: datetime, actor: str
+) -> optout.Optouts:
     """The networks opted-out members hold now (seed 002 §25-2-3), from sessions and static
     assignments. Reading sessions reads connection logs, hence the audit entry (§23)."""
-    members = blocklists.opted_out_members(session)
     if not members:
-        return []
+        return optout.Optouts([], ())
     tenures = [*_static_tenures(session, members), *_session_tenures(session, members, now)]
     record_access(
         session,

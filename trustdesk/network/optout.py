@@ -41,17 +41,49 @@ class Tenure:
     dynamic: bool  # a RADIUS session (superseded by a later session of the same network)
 
 
+# Address blocks no one reaches the resolver from except through the provider's own network
+# (RFC 1918, RFC 6598 shared address space for CGNAT, RFC 4193 unique local): when the registry
+# shows subscribers inside one, the whole block is a pool of the resolver's clients.
+INSIDE_POOLS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(text)
+    for text in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+
+
+def client_ranges(
+    provider_networks: Iterable[IPNetwork],
+    static_prefixes: Iterable[IPNetwork],
+    pools_in_use: Iterable[IPNetwork],
+) -> list[IPNetwork]:
+    """The resolvers' clients when ``client_networks`` is not configured: the provider's
+    networks, every static prefix it assigned, and each inside pool its subscribers' sessions
+    use. A CGNAT member asks the resolver from an inside address (100.64.0.0/10), which the
+    announced public networks do not contain; left out, such a member was neither blocked
+    (no C&C tag) nor could opt out (the address was dropped)."""
+    return _collapsed([*provider_networks, *static_prefixes, *pools_in_use])
+
+
+@dataclass(frozen=True)
+class Optouts:
+    """What the opt-out files carry, and the opted-out members they reach no address of."""
+
+    networks: list[IPNetwork]
+    unreached: tuple[str, ...]  # opted out, yet holding no client address now
+
+
 def current_networks(
     tenures: Iterable[Tenure], opted_out: set[str], now: datetime, clients: Iterable[IPNetwork]
-) -> list[IPNetwork]:
+) -> Optouts:
     """The networks opted-out members hold at ``now``, within the resolver's client networks.
 
     A network outside ``clients`` is dropped: the Unbound snippet allows every network it
-    names, and must not open the resolver to addresses that are not our customers'.
+    names, and must not open the resolver to addresses that are not our customers'. A member
+    left with no network is named in ``unreached``: the switch is on, but the resolver cannot
+    tell the member's queries apart (offline, or an address outside the client networks).
     """
     require_aware(now)
     latest: dict[IPNetwork, Tenure] = {}
-    held: list[IPNetwork] = []
+    held: list[Tenure] = []
     for tenure in tenures:
         if tenure.held_from > now:
             continue
@@ -60,11 +92,12 @@ def current_networks(
             if known is None or tenure.held_from > known.held_from:
                 latest[tenure.network] = tenure
         elif _holds(tenure, now) and tenure.subscriber_id in opted_out:
-            held.append(tenure.network)
-    held += [t.network for t in latest.values() if _holds(t, now) and t.subscriber_id in opted_out]
+            held.append(tenure)
+    held += [t for t in latest.values() if _holds(t, now) and t.subscriber_id in opted_out]
     allowed = list(clients)
-    inside = [net for net in held if any(_within(net, client) for client in allowed)]
-    return _collapsed(inside)
+    inside = [t for t in held if any(_within(t.network, client) for client in allowed)]
+    reached = {t.subscriber_id for t in inside}
+    return Optouts(_collapsed(t.network for t in inside), tuple(sorted(opted_out - reached)))
 
 
 def unbound_snippet(optouts: list[IPNetwork], clients: Iterable[IPNetwork]) -> str:

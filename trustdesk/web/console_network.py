@@ -18,6 +18,7 @@ from trustdesk.access.roles import Permission
 from trustdesk.cases import runner
 from trustdesk.db import unit_of_work
 from trustdesk.network import chart, csam, traffic_service
+from trustdesk.network import export as resolver_files
 from trustdesk.network import service as network
 from trustdesk.network.domains import InvalidDomain
 from trustdesk.timeutil import to_jst
@@ -157,19 +158,19 @@ def switch_optout(
     resolvers' files applies it to the member's current addresses."""
     check_csrf(request, user, csrf_token)
     require(user, Permission.OPTOUT_MANAGE)
+    now, actor, settings = runtime.now(), user.principal.actor, runtime.settings
     with unit_of_work(runtime.factory) as session:
         try:
             network.set_optout(
-                session,
-                subscriber_id,
-                blocking == "off",
-                runtime.now(),
-                user.principal.actor,
-                reason.strip() or None,
+                session, subscriber_id, blocking == "off", now, actor, reason.strip() or None
             )
         except network.UnknownSubscriber as exc:
             raise ApiError(404, "not_found", str(exc)) from exc
-    return redirect(f"/subscribers/{subscriber_id}", _t(request)("case.decided"))
+        unreached = blocking == "off" and not resolver_files.optout_reach(
+            session, subscriber_id, settings.network, settings.provider.networks, now, actor
+        )
+    message = "net.optout_unreached" if unreached else "case.decided"
+    return redirect(f"/subscribers/{subscriber_id}", _t(request)(message))
 
 
 @router.post("/subscribers/{subscriber_id}/member-link")

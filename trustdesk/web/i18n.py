@@ -216,6 +216,11 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     ),
     "net.switch_off": ("遮断を停止する", "Switch blocking off"),
     "net.switch_on": ("遮断を再開する", "Switch blocking on"),
+    "net.optout_unreached": (
+        "遮断を停止しましたが、この会員が現在使用中のアドレスが見つからないため、DNSサーバーにはまだ反映されません（次回の接続後の書き出しで反映されます）。",
+        "Blocking is off, but no address the member holds now was found, so the resolvers "
+        "do not see it yet (the export after their next connection applies it).",
+    ),
     "net.send_link": ("会員に設定ページのリンクを送る", "Mail the member their settings link"),
     "net.link_sent": (
         "会員の登録メールアドレスへリンクを送りました。",
