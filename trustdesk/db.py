@@ -32,6 +32,8 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -222,6 +224,12 @@ def statement_pool(engine: Engine, size: int) -> AsyncConnectionPool[Any] | None
         configure=configure,
         open=False,
     )
+
+
+# The database was busy (SQLite's lock, a PostgreSQL deadlock or serialisation failure), gone
+# or out of connections: the same work may succeed later, so no document or notice is marked
+# failed for it (issue 17).
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
 
 
 @contextmanager
