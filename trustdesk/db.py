@@ -8,6 +8,8 @@ fraud score, a hot path of three Core statements, takes a ``Connection`` (:func:
 from __future__ import annotations
 
 import re
+import sqlite3
+import sys
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -226,10 +228,20 @@ def statement_pool(engine: Engine, size: int) -> AsyncConnectionPool[Any] | None
     )
 
 
-# The database was busy (SQLite's lock, a PostgreSQL deadlock or serialisation failure), gone
-# or out of connections: the same work may succeed later, so no document or notice is marked
-# failed for it (issue 17).
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, PoolTimeout)
+def transient(error: BaseException) -> bool:
+    """Whether the database was busy (SQLite's lock, a PostgreSQL deadlock or serialisation
+    failure), gone or out of connections: the same work may succeed later, so no document or
+    notice is marked failed for it (issue 17). The drivers' own classes count too:
+    ``driver_insert`` and ``DriverStatement`` run on the raw cursor, whose errors SQLAlchemy
+    does not wrap (psycopg's can only occur once it is loaded)."""
+    if isinstance(
+        error, OperationalError | InterfaceError | PoolTimeout | sqlite3.OperationalError
+    ):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(
+        error, psycopg.OperationalError | psycopg.InterfaceError
+    )
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.attribution.service import Attribution, Attributor
-from trustdesk.db import TRANSIENT_ERRORS, driver_insert, reserve_ids, unit_of_work
+from trustdesk.db import driver_insert, reserve_ids, transient, unit_of_work
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
 from trustdesk.intake.parse import keep_plausible_times, parse_document
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
@@ -391,13 +391,13 @@ def _isolated(
 ) -> list[R]:
     """``work(items)``, or, when it raises for a reason of its own, ``work`` on each item
     alone, and ``failed(item, reason)`` for an item that fails alone. A busy or unreachable
-    database (``db.TRANSIENT_ERRORS``) is no item's fault: it is raised, and the documents stay
+    database (``db.transient``) is no item's fault: it is raised, and the documents stay
     pending for the next attempt."""
     try:
         return work(items)
-    except TRANSIENT_ERRORS:
-        raise
     except Exception as exc:  # noqa: BLE001 - narrowed to the item that raises it, below
+        if transient(exc):
+            raise
         if len(items) > 1:
             log.warning("intake: a batch of %d failed (%s); redone one by one", len(items), exc)
             return [result for item in items for result in _isolated(work, [item], failed)]
@@ -507,7 +507,9 @@ def retry_pending(
                 after_record,
                 claim,
             )
-        except TRANSIENT_ERRORS as exc:  # the next document may get through; this one waits
+        except Exception as exc:  # noqa: BLE001 - a busy database: the next may get through
+            if not transient(exc):
+                raise
             log.warning("intake: document %s left pending: %s", document_id, exc)
             outcomes.append(Outcome(label, error=f"left pending for the next try: {exc}"))
     return outcomes
