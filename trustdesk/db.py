@@ -8,6 +8,8 @@ fraud score, a hot path of three Core statements, takes a ``Connection`` (:func:
 from __future__ import annotations
 
 import re
+import sqlite3
+import sys
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,8 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -221,6 +225,22 @@ def statement_pool(engine: Engine, size: int) -> AsyncConnectionPool[Any] | None
         max_size=size,
         configure=configure,
         open=False,
+    )
+
+
+def transient(error: BaseException) -> bool:
+    """Whether the database was busy (SQLite's lock, a PostgreSQL deadlock or serialisation
+    failure), gone or out of connections: the same work may succeed later, so no document or
+    notice is marked failed for it (issue 17). The drivers' own classes count too:
+    ``driver_insert`` and ``DriverStatement`` run on the raw cursor, whose errors SQLAlchemy
+    does not wrap (psycopg's can only occur once it is loaded)."""
+    if isinstance(
+        error, OperationalError | InterfaceError | PoolTimeout | sqlite3.OperationalError
+    ):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(
+        error, psycopg.OperationalError | psycopg.InterfaceError
     )
 
 

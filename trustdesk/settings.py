@@ -95,6 +95,13 @@ class SmtpSettings(BaseModel):
     timeout: float = Field(
         10.0, gt=0, description="Seconds to wait for the relay before the delivery is retried"
     )
+    claim_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker holds a notice it is handing to the relay; if it dies "
+        "meanwhile, another worker sends it again (same Message-ID) after this. Keep it well "
+        "above timeout, or a slow relay gets the notice twice",
+    )
 
     @model_validator(mode="after")
     def _credentials_in_pairs(self) -> SmtpSettings:
@@ -244,6 +251,13 @@ class ProvisioningSettings(BaseModel):
     )
     timeout: float = Field(
         30.0, gt=0, description="Seconds one hand-over may take before it counts as failed"
+    )
+    claim_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker holds an action it is handing over; if it dies "
+        "meanwhile, another worker hands it over again (same idempotency key) after this. Keep "
+        "it well above timeout",
     )
     max_attempts: int = Field(
         8,

@@ -14,8 +14,34 @@ JST = timezone(timedelta(hours=9), "JST")
 _UNKNOWN_ZONE = re.compile(r"\s-0000(?:\s|\(|$)")
 
 
+# The times a complaint can plausibly be about (issue 17): nothing on the internet before the
+# Unix epoch, and at most a day ahead of our clock (a sender's clock off by a time zone, or a
+# little more). Outside them the time is a typo or an attack, and attributing it would name
+# whoever holds the address now or nobody, never the one who held it then.
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
 class NaiveTimeError(ValueError):
     """A time was given without a UTC offset."""
+
+
+def implausible(moment: datetime, now: datetime) -> str | None:
+    """Why ``moment`` cannot be the time of a complaint received at ``now``, or None.
+
+    Compared, never converted: a time like 0001-01-01T00:00+14:00 has no UTC equivalent
+    (``astimezone`` overflows), and comparing aware times does not convert them.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return f"the time {moment.isoformat()} has no UTC offset"
+    if moment < EARLIEST_EVENT:
+        return f"the time {moment.isoformat()} is before 1970-01-01; check the date"
+    if moment > now + FUTURE_SLACK:
+        return (
+            f"the time {moment.isoformat()} is more than a day after the time it was received "
+            f"({iso_jst(now)}); check the date and its time zone"
+        )
+    return None
 
 
 def parse_instant(text: str) -> datetime:

@@ -113,7 +113,9 @@ def test_a_worker_killed_while_delivering_loses_neither_step_nor_notice(
             worker.kill()
     assert worker.returncode == -signal.SIGKILL
     [notice] = outbox(cli)
-    assert (notice["status"], notice["attempts"]) == ("pending", 0)  # the attempt never finished
+    # The attempt was counted when the notice was claimed for it; it never finished, so the
+    # notice is still pending, and the claim (smtp.claim_seconds) ends before the next tick.
+    assert (notice["status"], notice["attempts"]) == ("pending", 1)
     assert case(cli, notice["case_id"])["state"] == "awaiting_reply"
     with smtp_server(relay_port) as inbox:
         at(cli, "2026-10-20T13:20:00+09:00", "tick")

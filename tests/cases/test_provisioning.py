@@ -178,6 +178,10 @@ def test_a_webhook_gets_signed_json_and_is_retried(cli: Run, webhook: type[Provi
     headers, body = webhook.received[-1]
     sent = json.loads(body)
     assert sent["action"] == "suspend" and sent["attempt"] == 2
+    # the same key on both attempts, in the body and the header: the receiver acts on it once
+    keys = {json.loads(b)["idempotency_key"] for _, b in webhook.received}
+    assert keys == {h["Idempotency-Key"] for h, _ in webhook.received}
+    assert keys == {f"trustdesk-action-{sent['action_id']}"}
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert headers["X-Trustdesk-Signature"] == f"sha256={expected}"
     assert headers["Content-Type"].startswith("application/json")

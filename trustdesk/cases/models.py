@@ -92,6 +92,9 @@ class Notice(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a worker hands the notice to the relay (cases.claims): no other worker takes it
+    # until then; a worker that died mid-way leaves it to the next claim after this time.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EnforcementAction(Base):
@@ -115,6 +118,7 @@ class EnforcementAction(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as Notice's
 
 
 class CaseReply(Base):

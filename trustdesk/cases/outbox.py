@@ -1,7 +1,8 @@
-"""Notices that belong to no case step: a complaint's receipt, a member's link (issue 4, 6).
+"""The outbox's own rows: notices that belong to no case step (a complaint's receipt, a
+member's link; issue 4, 6), and where a notice stands after its hand-off to the relay.
 
-Kept in the same outbox as the workflows' notices and delivered by ``runner.deliver``, with a
-Message-ID fixed when written, so a repeated delivery is the same mail.
+Every notice is delivered by ``runner.deliver``, claimed first (``cases.claims``), with a
+Message-ID fixed when it was written, so a repeated delivery is the same mail.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from trustdesk.cases.models import Notice
@@ -45,3 +47,23 @@ def keep_notice(
     session.add(notice)
     session.flush()
     return notice
+
+
+def mark_sent(session: Session, notice_id: int, now: datetime) -> None:
+    """The relay took the notice: it is sent, and its claim is released. The one place a
+    notice becomes sent; a notice some other worker marked already stays as it is."""
+    session.execute(
+        update(Notice)
+        .where(Notice.id == notice_id, Notice.status == "pending")
+        .values(status="sent", sent_at=now, last_error=None, claimed_until=None)
+    )
+
+
+def mark_unsent(session: Session, notice_id: int, error: str, give_up: bool) -> None:
+    """The relay did not take the notice: failed for good (``give_up``), or pending for the
+    next delivery; either way its claim is released and the error kept."""
+    session.execute(
+        update(Notice)
+        .where(Notice.id == notice_id, Notice.status == "pending")
+        .values(status="failed" if give_up else "pending", last_error=error, claimed_until=None)
+    )

@@ -8,9 +8,12 @@ next attempt (exponential backoff); after ``max_attempts`` it is ``failed``, sti
 only ``retry`` (``trustdesk actions retry``) hands it over again. Nothing is ever dropped.
 
 A subscriber's actions are handed over in the order they were decided: while an earlier one is
-not done, a later one waits, so a "resume" can never overtake the "suspend" it lifts. Delivery
-is at least once (a crash after provisioning acted but before "done" was committed repeats the
-hand-over), so the payload carries ``action_id`` for the receiver to drop repeats.
+not done, a later one waits, so a "resume" can never overtake the "suspend" it lifts. Each
+hand-over is claimed first (``cases.claims``), so two workers never hand over one action at the
+same time; a crash after provisioning acted but before "done" was committed repeats the
+hand-over once the claim ends, with the same ``idempotency_key`` (in the JSON, in the command's
+environment ``TRUSTDESK_IDEMPOTENCY_KEY``, as the webhook's ``Idempotency-Key`` header), so the
+receiver carries each action out once.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from trustdesk.cases.claims import claim_next
 from trustdesk.cases.exceptions import ActionNotFound, CaseOperationRefused
 from trustdesk.cases.models import Case, EnforcementAction
 from trustdesk.cases.service import record
@@ -51,9 +57,15 @@ class HandoverReport:
     waiting: int = 0  # behind an earlier action of the same subscriber
 
 
+def idempotency_key(action_id: int) -> str:
+    """The same for every hand-over of one action: the receiver carries out a key once."""
+    return f"trustdesk-action-{action_id}"
+
+
 def payload(action: EnforcementAction, reference: str) -> dict[str, Any]:
-    """What provisioning receives: enough to act and to drop a repeat (``action_id``)."""
+    """What provisioning receives: enough to act and to drop a repeat (``idempotency_key``)."""
     return {
+        "idempotency_key": idempotency_key(action.id),
         "action_id": action.id,
         "action": action.action,
         "subscriber_id": action.subscriber_id,
@@ -61,7 +73,7 @@ def payload(action: EnforcementAction, reference: str) -> dict[str, Any]:
         "case_reference": reference,
         "reason": action.reason,
         "requested_at": iso_jst(action.requested_at),
-        "attempt": action.attempts + 1,
+        "attempt": action.attempts,  # counted when the hand-over was claimed
     }
 
 
@@ -74,7 +86,8 @@ def backoff(attempts: int, settings: ProvisioningSettings) -> timedelta:
 def hand_over(
     factory: sessionmaker[Session], settings: ProvisioningSettings, now: datetime
 ) -> HandoverReport:
-    """Hand every due action to provisioning (or keep them when none is configured)."""
+    """Hand every due action to provisioning (or keep them when none is configured), each
+    claimed in a transaction committed before the hand-over (``cases.claims``)."""
     report = HandoverReport()
     if not settings.configured:
         with unit_of_work(factory) as session:
@@ -85,75 +98,121 @@ def hand_over(
             )
             report.kept = getattr(kept, "rowcount", 0) or 0
         return report
-    with unit_of_work(factory) as session:
-        due = session.execute(
-            select(EnforcementAction.id, EnforcementAction.subscriber_id, EnforcementAction.case_id)
-            .where(EnforcementAction.status == "pending", EnforcementAction.next_attempt_at <= now)
-            .order_by(EnforcementAction.id)
-        ).all()
-        first_open = _first_open_action(session)
-    for action_id, subscriber_id, case_id in due:
-        if first_open.get(subscriber_id or f"case {case_id}", action_id) != action_id:
-            report.waiting += 1
-            continue
+    lease = timedelta(seconds=settings.claim_seconds)
+    after = 0
+    while True:
         with unit_of_work(factory) as session:
-            action = session.get_one(EnforcementAction, action_id, with_for_update=True)
-            if action.status == "pending":
-                _attempt(session, action, settings, now, report)
+            claimed = claim_next(session, EnforcementAction, _due(now), after, now, lease)
+            if claimed is None:
+                break
+            action = session.get_one(EnforcementAction, claimed)
+            body = json.dumps(
+                payload(action, session.get_one(Case, action.case_id).reference),
+                ensure_ascii=False,
+            ).encode()
+        after = claimed
+        _attempt(factory, action, body, settings, now, report)
+    with unit_of_work(factory) as session:
+        waiting = select(func.count()).select_from(EnforcementAction)
+        report.waiting = session.scalar(waiting.where(*_due(now)(EnforcementAction, False))) or 0
     return report
 
 
-def _first_open_action(session: Session) -> dict[str, int]:
-    """Per subscriber, the earliest action not yet done: only it may be handed over."""
-    rows = session.execute(
-        select(
-            EnforcementAction.subscriber_id,
-            EnforcementAction.case_id,
-            func.min(EnforcementAction.id),
+def _due(now: datetime) -> Callable[..., list[ColumnElement[bool]]]:
+    """An action is due once its time came, unless an earlier action of the same subscriber
+    (of the same case when it has none) is not done yet: a "resume" never overtakes the
+    "suspend" it lifts. ``ready=False`` gives the due actions that wait behind such a one."""
+
+    def conditions(action: Any, ready: bool = True) -> list[ColumnElement[bool]]:
+        earlier = aliased(EnforcementAction)
+        same_holder = or_(
+            and_(action.subscriber_id.is_not(None), earlier.subscriber_id == action.subscriber_id),
+            and_(
+                action.subscriber_id.is_(None),
+                earlier.subscriber_id.is_(None),
+                earlier.case_id == action.case_id,
+            ),
         )
-        .where(EnforcementAction.status.in_(("pending", "failed")))
-        .group_by(EnforcementAction.subscriber_id, EnforcementAction.case_id)
-    ).all()
-    first: dict[str, int] = {}
-    for subscriber_id, case_id, action_id in rows:
-        key = subscriber_id or f"case {case_id}"
-        first[key] = min(first.get(key, action_id), action_id)
-    return first
+        behind = exists().where(
+            earlier.id < action.id, earlier.status.in_(("pending", "failed")), same_holder
+        )
+        return [
+            action.status == "pending",
+            action.next_attempt_at <= now,
+            ~behind if ready else behind,
+        ]
+
+    return conditions
 
 
 def _attempt(
-    session: Session,
+    factory: sessionmaker[Session],
     action: EnforcementAction,
+    body: bytes,
     settings: ProvisioningSettings,
     now: datetime,
     report: HandoverReport,
 ) -> None:
-    reference = session.get_one(Case, action.case_id).reference
-    body = json.dumps(payload(action, reference), ensure_ascii=False).encode()
-    action.attempts += 1
+    """Hand one claimed action over, then record what became of it."""
     try:
         if settings.command is not None:
-            _run_command(settings.command, body, settings.timeout)
+            _run_command(settings.command, body, settings.timeout, idempotency_key(action.id))
         else:
             assert settings.webhook_url is not None
-            _post(settings.webhook_url, body, settings)
+            _post(settings.webhook_url, body, settings, idempotency_key(action.id))
     except HandoverError as exc:
-        action.last_error = str(exc)[:_ERROR_LIMIT]
-        if action.attempts >= settings.max_attempts:
-            action.status, action.next_attempt_at = "failed", None
-            report.failed += 1
-        else:
-            action.next_attempt_at = now + backoff(action.attempts, settings)
-            report.retrying += 1
+        with unit_of_work(factory) as session:
+            if mark_not_done(session, action.id, str(exc), action.attempts, settings, now):
+                report.failed += 1
+            else:
+                report.retrying += 1
         return
-    action.status, action.done_at, action.next_attempt_at = "done", now, None
-    action.last_error = None
+    with unit_of_work(factory) as session:
+        mark_done(session, action.id, now)
     report.done += 1
 
 
-def _run_command(argv: list[str], body: bytes, timeout: float) -> None:
+def mark_done(session: Session, action_id: int, now: datetime) -> None:
+    """Provisioning confirmed the action: done, its claim released."""
+    session.execute(
+        update(EnforcementAction)
+        .where(EnforcementAction.id == action_id, EnforcementAction.status == "pending")
+        .values(status="done", done_at=now, next_attempt_at=None, last_error=None)
+        .values(claimed_until=None)
+    )
+
+
+def mark_not_done(
+    session: Session,
+    action_id: int,
+    error: str,
+    attempts: int,
+    settings: ProvisioningSettings,
+    now: datetime,
+) -> bool:
+    """Provisioning did not confirm: tried again after the backoff, or failed for good after
+    ``max_attempts`` (returns True then); the claim is released and the error kept."""
+    give_up = attempts >= settings.max_attempts
+    session.execute(
+        update(EnforcementAction)
+        .where(EnforcementAction.id == action_id, EnforcementAction.status == "pending")
+        .values(
+            status="failed" if give_up else "pending",
+            next_attempt_at=None if give_up else now + backoff(attempts, settings),
+            last_error=error[:_ERROR_LIMIT],
+            claimed_until=None,
+        )
+    )
+    return give_up
+
+
+def _run_command(argv: list[str], body: bytes, timeout: float, key: str) -> None:
+    """The command gets the key in its environment too (``TRUSTDESK_IDEMPOTENCY_KEY``)."""
+    environment = {**os.environ, "TRUSTDESK_IDEMPOTENCY_KEY": key}
     try:
-        done = subprocess.run(argv, input=body, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, input=body, capture_output=True, timeout=timeout, check=False, env=environment
+        )
     except subprocess.TimeoutExpired as exc:
         raise HandoverError(f"{argv[0]} did not finish within {timeout:g} s") from exc
     except OSError as exc:
@@ -163,8 +222,13 @@ def _run_command(argv: list[str], body: bytes, timeout: float) -> None:
         raise HandoverError(f"{argv[0]} exited with status {done.returncode}: {said}")
 
 
-def _post(url: str, body: bytes, settings: ProvisioningSettings) -> None:
-    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "trustdesk"}
+def _post(url: str, body: bytes, settings: ProvisioningSettings, key: str) -> None:
+    """The key travels as the ``Idempotency-Key`` header too (IETF httpapi draft)."""
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "trustdesk",
+        "Idempotency-Key": key,
+    }
     if settings.webhook_secret is not None:
         secret = settings.webhook_secret.get_secret_value().encode()
         headers["X-Trustdesk-Signature"] = (
@@ -192,6 +256,7 @@ def retry(session: Session, action_id: int, actor: str, now: datetime) -> Enforc
         raise CaseOperationRefused(f"action {action_id} is done; nothing to retry")
     before = action.status
     action.status, action.attempts, action.next_attempt_at = "pending", 0, now
+    action.claimed_until = None
     case = session.get_one(Case, action.case_id)
     note = f"{action.action} (action {action_id}, {before}) will be handed to provisioning again"
     record(session, case, "action-retry", actor, now, note, {"action_id": action_id})

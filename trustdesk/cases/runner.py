@@ -12,25 +12,30 @@ crashed, or its queue was full), as ``trustdesk intake retry`` would.
 
 Delivery happens after the state change committed, so a crash between the two leaves the
 notice pending in the outbox and the next run sends it, with the Message-ID it was given when
-it was written (a receiver can drop a repeat).
+it was written. A notice is claimed before it is handed to the relay (``cases.claims``): two
+workers never send it at the same time, and a crash between the hand-off and "sent" leads at
+most to one more delivery with the same Message-ID, which the receiver drops.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.access.service import forget_events
 from trustdesk.cases import provisioning, workflows
+from trustdesk.cases.claims import claim_next
 from trustdesk.cases.executor import Rows
 from trustdesk.cases.facts import load_facts, view
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
+from trustdesk.cases.outbox import mark_sent, mark_unsent
 from trustdesk.cases.policy import load_policy
 from trustdesk.cases.service import apply, case_opener, reply_claimer
 from trustdesk.db import unit_of_work
@@ -187,7 +192,12 @@ def deliver(
     now: datetime,
     report: TickReport | None = None,
 ) -> TickReport:
-    """Send pending notices by SMTP when configured; without SMTP they stay kept in the outbox."""
+    """Send pending notices by SMTP when configured; without SMTP they stay kept in the outbox.
+
+    Each notice is claimed in a transaction committed before it is handed to the relay
+    (``claims.claim_next``), so concurrent deliveries (the worker's tick, the mailbox thread,
+    a form's answer, other worker processes) never send one notice at the same time, and one
+    pass tries each pending notice at most once."""
     report = report or TickReport()
     if settings.smtp.host is None:
         with unit_of_work(factory) as session:
@@ -196,35 +206,49 @@ def deliver(
             )
             report.kept += getattr(kept, "rowcount", 0) or 0
         return report
-    with unit_of_work(factory) as session:
-        pending = session.scalars(
-            select(Notice.id).where(Notice.status == "pending").order_by(Notice.id)
-        ).all()
-    for notice_id in pending:
+    lease = timedelta(seconds=settings.smtp.claim_seconds)
+    after = 0
+    while True:
         with unit_of_work(factory) as session:
-            notice = session.get_one(Notice, notice_id, with_for_update=True)
-            if notice.status != "pending":
-                continue
-            _deliver_one(notice, settings, now, report)
-    return report
+            claimed = claim_next(session, Notice, _pending_notice, after, now, lease)
+            if claimed is None:
+                return report
+            notice = session.get_one(Notice, claimed)
+        after = claimed
+        _deliver_one(factory, notice, settings, now, report)
 
 
-def _deliver_one(notice: Notice, settings: Settings, now: datetime, report: TickReport) -> None:
-    assert notice.to_address is not None
-    message = build_message(
-        RenderedNotice(notice.subject, notice.body, notice.template, notice.lang),
-        notice.to_address,
-        settings.smtp.from_address,
-        notice.message_id,
-    )
-    notice.attempts += 1
+def _pending_notice(notice: Any) -> list[ColumnElement[bool]]:
+    return [notice.status == "pending"]
+
+
+def _deliver_one(
+    factory: sessionmaker[Session],
+    notice: Notice,
+    settings: Settings,
+    now: datetime,
+    report: TickReport,
+) -> None:
+    """Hand one claimed notice to the relay, then record what became of it."""
+    assert notice.to_address is not None  # a notice without one is kept "undeliverable"
+    failure: DeliveryError | None = None
     try:
+        message = build_message(
+            RenderedNotice(notice.subject, notice.body, notice.template, notice.lang),
+            notice.to_address,
+            settings.smtp.from_address,
+            notice.message_id,
+        )
         send(message, settings.smtp)
     except DeliveryError as exc:
-        notice.last_error = str(exc)
-        if not exc.temporary or notice.attempts >= MAX_ATTEMPTS:
-            notice.status = "failed"
-            report.failed += 1
-        return
-    notice.status, notice.sent_at, notice.last_error = "sent", now, None
-    report.sent += 1
+        failure = exc
+    except ValueError as exc:  # not an address or Message-ID: no later attempt can help
+        failure = DeliveryError(str(exc), temporary=False)
+    with unit_of_work(factory) as session:
+        if failure is None:
+            mark_sent(session, notice.id, now)
+            report.sent += 1
+            return
+        give_up = not failure.temporary or notice.attempts >= MAX_ATTEMPTS
+        mark_unsent(session, notice.id, str(failure), give_up)
+        report.failed += int(give_up)

@@ -11,10 +11,13 @@ other exception leaves this module (SPEC §1: bad input gets a clear error and l
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
+from datetime import datetime
 from pathlib import PurePath
 
 from trustdesk.intake import arf, forms, forwarded, mail, shadowserver, xarf
 from trustdesk.intake.report import Report, UnparseableDocument
+from trustdesk.timeutil import implausible
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # brief: refuse documents over 64 MiB
 _LEADING_NOISE = b"\xef\xbb\xbf \t\r\n"
@@ -38,6 +41,31 @@ def parse_document(
     if mail.looks_like_mail(body):
         return _from_mail(body, trusted_relays)
     raise UnparseableDocument(_unknown(filename))
+
+
+def keep_plausible_times(reports: list[Report], now: datetime) -> list[Report]:
+    """The reports whose time can be a complaint's (``timeutil.implausible``), for every format
+    alike; the others are named on the first report kept, as a feed's unreadable rows are.
+    Raises ``UnparseableDocument`` with the reason when none is left, so that the document is
+    kept as failed for an operator (the API and the forms answer 422 with it)."""
+    kept: list[Report] = []
+    dropped: list[str] = []
+    carried: list[str] = []  # what a report left out said about the document (skipped rows)
+    for report in reports:
+        reason = None if report.observed_at is None else implausible(report.observed_at, now)
+        if reason is None:
+            kept.append(report)
+        else:
+            dropped.append(reason)
+            carried += report.warnings
+    if not dropped:
+        return reports
+    if not kept:
+        more = f" (and {len(dropped) - 1} more)" if len(dropped) > 1 else ""
+        raise UnparseableDocument(f"{dropped[0]}{more}")
+    notes = [f"a report left out: {reason}" for reason in dropped[:20]] + carried[:20]
+    kept[0] = replace(kept[0], warnings=(*kept[0].warnings, *notes))
+    return kept
 
 
 def _unknown(filename: str | None) -> str:

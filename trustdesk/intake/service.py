@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.attribution.service import Attribution, Attributor
-from trustdesk.db import driver_insert, reserve_ids, unit_of_work
+from trustdesk.db import driver_insert, reserve_ids, transient, unit_of_work
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
-from trustdesk.intake.parse import parse_document
+from trustdesk.intake.parse import keep_plausible_times, parse_document
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
 from trustdesk.privacy.service import record_access
 from trustdesk.settings import Settings
 from trustdesk.timeutil import iso_jst
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DocumentTooLarge(UnparseableDocument):
@@ -290,7 +295,11 @@ def _record_documents(
 ) -> list[list[Outcome]]:
     """Parse stored documents, then record all their complaints in one transaction, each
     document marked parsed (or failed, with the reason), and one audit entry for the reads of
-    connection logs the attribution made. Documents the ``claim`` hook takes are done first."""
+    connection logs the attribution made. Documents the ``claim`` hook takes are done first.
+
+    A document that breaks the batch (issue 17: a time with no UTC equivalent failed the whole
+    transaction, every retry, and every pending document behind it) is found by redoing the
+    batch one document per transaction, and is marked failed with the reason."""
     claimed = _claimed(factory, documents, hooks.claim)
     if claimed:
         rest = _record_documents(
@@ -303,16 +312,28 @@ def _record_documents(
         )
         unclaimed = iter(rest)
         return [[claimed[d[0]]] if d[0] in claimed else next(unclaimed) for d in documents]
-    after_record = hooks.after_record
     if not documents:
         return []
-    relays = settings.provider.trusted_relays
-    parsed: list[tuple[int, str, list[Report] | str]] = []
-    for document_id, content, filename, label in documents:
-        try:
-            parsed.append((document_id, label, parse_document(content, filename, relays)))
-        except UnparseableDocument as exc:
-            parsed.append((document_id, label, str(exc)))
+    return _isolated(
+        lambda batch: _record_together(factory, settings, batch, now, actor, hooks.after_record),
+        documents,
+        lambda document, reason: [_failed(factory, document, reason)],
+    )
+
+
+def _record_together(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    documents: list[StoredDocument],
+    now: datetime,
+    actor: str,
+    after_record: AfterRecord | None,
+) -> list[list[Outcome]]:
+    """``_record_documents`` for documents none of which is a reply: one recording transaction."""
+    parsed = [
+        (document_id, label, _parse(content, filename, settings, now))
+        for document_id, content, filename, label in documents
+    ]
     items = [
         (document_id, label, report)
         for document_id, label, found in parsed
@@ -350,21 +371,84 @@ def _record_documents(
     ]
 
 
+def _parse(
+    content: bytes, filename: str | None, settings: Settings, now: datetime
+) -> list[Report] | str:
+    """The document's reports with a time a complaint can have, or why there are none. A
+    parser's own bug is a reason too: it fails this document, not the batch."""
+    try:
+        reports = parse_document(content, filename, settings.provider.trusted_relays)
+        return keep_plausible_times(reports, now)
+    except UnparseableDocument as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - kept as the document's reason, and logged
+        log.exception("intake: the parser failed on %s", filename or "a document")
+        return _reason(exc)
+
+
+def _isolated(
+    work: Callable[[list[T]], list[R]], items: list[T], failed: Callable[[T, str], R]
+) -> list[R]:
+    """``work(items)``, or, when it raises for a reason of its own, ``work`` on each item
+    alone, and ``failed(item, reason)`` for an item that fails alone. A busy or unreachable
+    database (``db.transient``) is no item's fault: it is raised, and the documents stay
+    pending for the next attempt."""
+    try:
+        return work(items)
+    except Exception as exc:  # noqa: BLE001 - narrowed to the item that raises it, below
+        if transient(exc):
+            raise
+        if len(items) > 1:
+            log.warning("intake: a batch of %d failed (%s); redone one by one", len(items), exc)
+            return [result for item in items for result in _isolated(work, [item], failed)]
+        log.exception("intake: a document failed")
+        return [failed(items[0], _reason(exc))]
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, for ``trustdesk intake failures``: the driver's error rather than
+    SQLAlchemy's wrapper, whose text repeats the statement and its parameters."""
+    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    return f"could not be recorded ({type(cause).__name__}: {cause})"[:1000]
+
+
+def _failed(factory: sessionmaker[Session], document: StoredDocument, reason: str) -> Outcome:
+    """Mark a document that could not be recorded failed, in a transaction of its own."""
+    document_id, _content, _filename, label = document
+    with unit_of_work(factory) as session:
+        session.execute(
+            update(Document)
+            .where(Document.id == document_id, Document.status == "pending")
+            .values(status="failed", error=reason)
+        )
+    return Outcome(label, error=reason)
+
+
 def _claimed(
     factory: sessionmaker[Session], documents: list[StoredDocument], claim: ClaimDocument | None
 ) -> dict[int, Outcome]:
     """The documents ``claim`` takes (replies to notices), recorded and marked parsed in one
-    transaction before anything is parsed as a complaint."""
+    transaction before anything is parsed as a complaint; a document the hook fails on is
+    marked failed (and is not parsed either)."""
     if claim is None or not documents:
         return {}
-    taken: dict[int, Outcome] = {}
-    with unit_of_work(factory) as session:
-        for document_id, content, _filename, label in documents:
-            outcome = claim(session, document_id, content, label)
-            if outcome is not None:
-                session.get_one(Document, document_id).status = "parsed"
-                taken[document_id] = outcome
-    return taken
+
+    def claim_together(batch: list[StoredDocument]) -> list[Outcome | None]:
+        found: list[Outcome | None] = []
+        with unit_of_work(factory) as session:
+            for document_id, content, _filename, label in batch:
+                outcome = claim(session, document_id, content, label)
+                if outcome is not None:
+                    session.get_one(Document, document_id).status = "parsed"
+                found.append(outcome)
+        return found
+
+    outcomes = _isolated(claim_together, documents, lambda d, why: _failed(factory, d, why))
+    return {
+        document[0]: outcome
+        for document, outcome in zip(documents, outcomes, strict=True)
+        if outcome is not None
+    }
 
 
 def _mark_documents(session: Session, parsed: list[tuple[int, str, list[Report] | str]]) -> None:
@@ -405,22 +489,29 @@ def retry_pending(
         waiting = session.scalars(query).all()
     outcomes: list[Outcome] = []
     for document_id in waiting:  # loaded one at a time: documents can be large
-        with unit_of_work(factory) as session:
-            document = session.get_one(Document, document_id)
-            content, filename = document.content, document.filename
-        label = filename or f"document {document_id}"
-        outcomes += process(
-            factory,
-            settings,
-            document_id,
-            content,
-            filename,
-            label,
-            now,
-            actor,
-            after_record,
-            claim,
-        )
+        label = f"document {document_id}"
+        try:
+            with unit_of_work(factory) as session:
+                document = session.get_one(Document, document_id)
+                content, filename = document.content, document.filename
+            label = filename or label
+            outcomes += process(
+                factory,
+                settings,
+                document_id,
+                content,
+                filename,
+                label,
+                now,
+                actor,
+                after_record,
+                claim,
+            )
+        except Exception as exc:  # noqa: BLE001 - a busy database: the next may get through
+            if not transient(exc):
+                raise
+            log.warning("intake: document %s left pending: %s", document_id, exc)
+            outcomes.append(Outcome(label, error=f"left pending for the next try: {exc}"))
     return outcomes
 
 

@@ -21,6 +21,7 @@ from trustdesk.intake.forms import AbuseReport, SpamComplaintForm, TakedownReque
 from trustdesk.intake.mail import parse_mail_text, raw_headers
 from trustdesk.intake.report import UnparseableDocument
 from trustdesk.intake.uploads import CheckedUpload
+from trustdesk.timeutil import implausible
 
 FormKind = Literal["takedown", "spam", "abuse"]
 CONTACT = ("name", "email", "phone", "organisation", "address")
@@ -43,7 +44,7 @@ def build(
     errors: dict[str, str] = {}
     document = builder(fields, files, now, errors)
     try:
-        model.model_validate(document)
+        form = model.model_validate(document)
     except ValidationError as exc:
         for problem in exc.errors():
             if not problem["loc"]:  # the one whole-form rule: an IP address or a host name
@@ -51,6 +52,9 @@ def build(
                 continue
             name = _field_of(problem["loc"])
             errors.setdefault(name, _message(name, problem["type"]))
+    else:  # intake's bounds on a complaint's time, shown next to the field (issue 17)
+        if isinstance(form, AbuseReport) and implausible(form.occurred_at, now):
+            errors["occurred_at"] = "form.error.occurred_at_range"
     return Built(None if errors else document, errors)
 
 

@@ -164,6 +164,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "日時を年月日・時分まで入力してください。",
         "Give the date and the time to the minute.",
     ),
+    "form.error.occurred_at_range": (
+        "日時は1970年以降、現在から1日以内で入力してください。",
+        "Give a date and time from 1970 on and no later than a day from now.",
+    ),
     "form.error.date": ("日付が正しくありません。", "This is not a valid date."),
     "form.error.issued_on": (
         "印鑑登録証明書の発行日を入力してください。",
