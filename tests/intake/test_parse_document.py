@@ -73,10 +73,12 @@ def fixture_path(name: str) -> Path:
 
 
 ON_DISK = sorted(
-    f"{root}/{path.relative_to(folder)}"
-    for root, folder in ROOTS.items()
-    for path in (folder / "complaints" if root == "examplenet" else folder).rglob("*")
-    if path.is_file() and path.name != "README.md"
+    [f"examplenet/complaints/{path.name}" for path in (EXAMPLENET / "complaints").iterdir()]
+    + [
+        f"real-world/{path.relative_to(REAL_WORLD)}"
+        for path in REAL_WORLD.rglob("*")
+        if path.is_file() and path.name != "README.md"
+    ]
 )
 FIXTURE_BYTES = [fixture_path(name).read_bytes() for name in ON_DISK]
 
