@@ -43,7 +43,7 @@ from trustdesk.fraud.scoring import Scoring
 from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDER = json.loads((ROOT.parent / "shared/fixtures/fraud/order.json").read_text("utf-8"))
+ORDER = json.loads((ROOT / "tests/fixtures/fraud/order.json").read_text("utf-8"))
 KINDS = ("email", "phone", "address", "device", "card", "ip")
 BUYERS = 100_000
 PORT = 8765

@@ -23,12 +23,12 @@ from trustdesk.settings import Settings, load_settings
 from trustdesk.timeutil import JST
 from trustdesk.web.app import create_app
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures"
-EXAMPLENET = FIXTURES / "examplenet"
+# Everything the tests read is in the repository (tests/fixtures/README.md): a clone alone passes.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLENET = demo.DIRECTORY  # the Example Net registry and complaints the demo ships
 COMPLAINTS = EXAMPLENET / "complaints"
-REAL_WORLD = FIXTURES / "real-world"
-CONFIG = EXAMPLENET / "trustdesk.toml"
+REAL_WORLD = FIXTURES / "real-world"  # our own reports in the shapes real senders use
+CONFIG = demo.CONFIG
 
 models_registry.load_all()
 
@@ -140,7 +140,7 @@ def client(
 
 @pytest.fixture
 def examplenet(cli: Callable[..., CliResult]) -> None:
-    """The Example Net registry from the shared fixtures, imported through the CLI."""
+    """The Example Net registry (the demo's), imported through the CLI."""
     for kind, name in demo.REGISTRY:
         result = cli("import", kind, str(EXAMPLENET / name))
         assert result.exit_code == 0, result.output

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import EXAMPLENET
 from trustdesk.attribution.cgnat import parse_junos
 from trustdesk.attribution.records import PortBlockEvent, RowError
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "examplenet"
 PREFIX = "{cgnat-pool}[FWNAT]: JSERVICES_NAT_PORT_BLOCK"
 ALLOC = (
     f"2026-10-20T08:00:00+09:00 cgn1 {PREFIX}_ALLOC: 100.64.2.10 -> 203.0.113.140:20224-20735 "
@@ -38,7 +37,7 @@ def error_of(line: str) -> RowError:
 
 
 def test_fixture() -> None:
-    with (FIXTURES / "cgnat.log").open(encoding="utf-8", newline="") as handle:
+    with (EXAMPLENET / "cgnat.log").open(encoding="utf-8", newline="") as handle:
         events = list(parse_junos(handle, "cgnat.log"))
     assert events[0] == PortBlockEvent(
         line=1,
@@ -157,7 +156,7 @@ def test_other_syslog_traffic_is_skipped_and_line_numbers_stay_physical() -> Non
 
 
 def test_lines_and_text_give_the_same_result() -> None:
-    text = (FIXTURES / "cgnat.log").read_text(encoding="utf-8")
+    text = (EXAMPLENET / "cgnat.log").read_text(encoding="utf-8")
     assert parse(text) == list(parse_junos(text.splitlines(), "cgnat.log"))
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from functools import reduce
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import EXAMPLENET
 from trustdesk.attribution.radius import SessionSummary, merge_session, parse_detail
 from trustdesk.attribution.records import RadiusRecord, RadiusStatus, RowError
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "examplenet"
 HEADER = "Tue Oct 20 07:50:00 2026"
 T0 = datetime(2026, 10, 19, 22, 50, tzinfo=UTC)  # 2026-10-20 07:50 JST
 EPOCH_T0 = "1792450200"
@@ -66,7 +65,7 @@ def error_of(text: str) -> RowError:
 
 
 def test_fixture_records_and_lines() -> None:
-    with (FIXTURES / "radius.detail").open(encoding="utf-8", newline="") as handle:
+    with (EXAMPLENET / "radius.detail").open(encoding="utf-8", newline="") as handle:
         items = list(parse_detail(handle, "radius.detail"))
     records = [record for record in items if isinstance(record, RadiusRecord)]
     assert records == items
@@ -91,7 +90,7 @@ def test_fixture_records_and_lines() -> None:
 
 
 def test_fixture_event_timestamps_agree_with_receive_times() -> None:
-    text = (FIXTURES / "radius.detail").read_text(encoding="utf-8")
+    text = (EXAMPLENET / "radius.detail").read_text(encoding="utf-8")
     without = "\n".join(line for line in text.splitlines() if "Event-Timestamp" not in line)
     times = [r.event_at for r in parse_detail(text, "a") if isinstance(r, RadiusRecord)]
     fallback = [r.event_at for r in parse_detail(without, "a") if isinstance(r, RadiusRecord)]
@@ -99,7 +98,7 @@ def test_fixture_event_timestamps_agree_with_receive_times() -> None:
 
 
 def test_fixture_sessions_merge_to_their_intervals() -> None:
-    records = list(parse_detail((FIXTURES / "radius.detail").read_text(), "radius.detail"))
+    records = list(parse_detail((EXAMPLENET / "radius.detail").read_text(), "radius.detail"))
     sessions: dict[str, SessionSummary] = {}
     for record in records:
         assert isinstance(record, RadiusRecord)

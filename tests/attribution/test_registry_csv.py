@@ -5,17 +5,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import EXAMPLENET
 from trustdesk.attribution.records import AssignmentRow, RowError, SiteRow, SubscriberRow
 from trustdesk.attribution.registry_csv import parse_assignments, parse_sites, parse_subscribers
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "examplenet"
 Parser = Callable[[Iterable[str] | str, str], Iterator[Any]]
 
 SUBSCRIBERS_HEADER = (
@@ -58,7 +57,7 @@ def subscriber(**values: str) -> str:
 
 
 def test_subscribers_fixture_reads_every_row_with_japanese_names() -> None:
-    with (FIXTURES / "subscribers.csv").open(encoding="utf-8", newline="") as handle:
+    with (EXAMPLENET / "subscribers.csv").open(encoding="utf-8", newline="") as handle:
         items = list(parse_subscribers(handle, "subscribers.csv"))
     rows = [row for row in items if isinstance(row, SubscriberRow)]
     assert rows == items
@@ -75,7 +74,7 @@ def test_subscribers_fixture_reads_every_row_with_japanese_names() -> None:
 
 
 def test_assignments_fixture_converts_times_to_utc() -> None:
-    rows = parse(parse_assignments, (FIXTURES / "assignments.csv").read_text(encoding="utf-8"))
+    rows = parse(parse_assignments, (EXAMPLENET / "assignments.csv").read_text(encoding="utf-8"))
     assert [str(row.prefix) for row in rows] == [
         "198.51.100.61/32",
         "198.51.100.45/32",
@@ -88,7 +87,7 @@ def test_assignments_fixture_converts_times_to_utc() -> None:
 
 
 def test_sites_fixture() -> None:
-    rows = parse(parse_sites, (FIXTURES / "sites.csv").read_text(encoding="utf-8"))
+    rows = parse(parse_sites, (EXAMPLENET / "sites.csv").read_text(encoding="utf-8"))
     assert rows == [
         SiteRow(
             subscriber_id="C2003",

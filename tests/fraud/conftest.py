@@ -22,7 +22,7 @@ ORDER = json.loads((FIXTURES / "fraud" / "order.json").read_text(encoding="utf-8
 
 @pytest.fixture
 def order() -> dict[str, Any]:
-    """A fresh copy of ../shared/fixtures/fraud/order.json (placed 10:15 JST on 2026-10-20)."""
+    """A fresh copy of tests/fixtures/fraud/order.json (placed 10:15 JST on 2026-10-20)."""
     return copy.deepcopy(ORDER)
 
 

@@ -198,7 +198,7 @@ REAL = sorted(p for p in REAL_WORLD.rglob("*.eml"))
 
 @pytest.mark.usefixtures("examplenet")
 @pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
-def test_every_real_world_report_parses(cli: Run, path: Path) -> None:
+def test_every_real_world_shaped_report_is_ingested(cli: Run, path: Path) -> None:
     code, lines = ingest(cli, path)
     assert code == 0, lines
     assert lines and all("error" not in line for line in lines)

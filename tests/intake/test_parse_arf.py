@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import FIXTURES, REAL_WORLD
+from tests.conftest import COMPLAINTS, REAL_WORLD
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
 from trustdesk.timeutil import JST
@@ -16,34 +16,20 @@ REAL = REAL_WORLD
 
 # Source-IP as each report states it (fixtures real-world/*), normalised by ipaddress.
 SOURCE_IP = {
-    "feedback-loop/AOL_example_1.eml": "10.17.18.1",
-    "feedback-loop/AOL_example_2.eml": "10.17.18.2",
-    "feedback-loop/Bluetie_example_1.eml": "10.17.18.3",
-    "feedback-loop/Bluetie_example_2.eml": "10.17.18.4",
-    "feedback-loop/Comcast_example_1.eml": "10.17.18.5",
-    "feedback-loop/Comcast_example_2.eml": "10.17.18.6",
-    "feedback-loop/Cox_example_1.eml": "10.17.18.7",
-    "feedback-loop/Cox_example_2.eml": "10.17.18.8",
-    "feedback-loop/Fastmail_example_1.eml": "10.17.18.9",
-    "feedback-loop/Fastmail_example_2.eml": "10.17.18.11",
-    "feedback-loop/OpenSRS_example_1.eml": "10.17.18.12",
-    "feedback-loop/OpenSRS_example_2.eml": "10.17.18.13",
-    "feedback-loop/Rackspace_example_1.eml": "10.17.18.14",
-    "feedback-loop/Rackspace_example_2.eml": "10.17.18.15",
-    "feedback-loop/RoadRunner_example_1.eml": "10.17.18.16",
-    "feedback-loop/RoadRunner_example_2.eml": "10.17.18.20",
-    "feedback-loop/Synacor_example_1.eml": "10.17.18.21",
-    "feedback-loop/Synacor_example_2.eml": "10.18.19.20",
-    "feedback-loop/USANet_example_1.eml": "10.17.18.23",
-    "feedback-loop/USANet_example_2.eml": "10.17.18.24",
-    "feedback-loop/Yahoo_example_1.eml": "10.17.18.25",
-    "feedback-loop/Yahoo_example_2.eml": "10.17.18.26",
-    "feedback-loop/Zoho_example_1.eml": "10.17.18.28",
-    "feedback-loop/Zoho_example_2.eml": "10.17.18.29",
-    "spamexperts/1.eml": "172.16.10.13",
-    "spamexperts/2.eml": "192.168.1.12",
-    **{f"spamexperts/{n}.eml": "10.0.2.35" for n in (3, 4, 5, 6, 7, 8, 9, 10)},
-    "spamexperts/11.eml": "fdf1:cb9d:f59e:19b0::122",
+    "feedback-loop/aol-scomp.eml": "10.17.40.21",
+    "feedback-loop/aol-scomp-alternative.eml": "10.17.40.22",
+    "feedback-loop/returnpath-comcast.eml": "10.17.41.5",
+    "feedback-loop/returnpath-cox-html.eml": "10.17.41.7",
+    "feedback-loop/returnpath-rackspace-long.eml": "10.17.41.15",
+    "feedback-loop/returnpath-roadrunner-plain.eml": "10.17.41.16",
+    "feedback-loop/returnpath-synacor-foreign.eml": "10.18.19.20",
+    "feedback-loop/returnpath-usanet-nested.eml": "10.17.41.23",
+    "feedback-loop/yahoo.eml": "10.17.42.25",
+    "feedback-loop/zoho-alternative.eml": "10.17.43.29",
+    "feedback-loop/zoho-headers-only.eml": "10.17.43.28",
+    "spamexperts/ipv4.eml": "172.16.10.13",
+    "spamexperts/private-192.eml": "192.168.1.12",
+    "spamexperts/ipv6-uncompressed.eml": "fdf1:cb9d:f59e:19b0::122",
 }
 
 
@@ -74,17 +60,17 @@ def test_each_real_feedback_report_is_one_spam_report(name: str) -> None:
 
 def test_aol_received_date_is_the_observed_time() -> None:
     """AOL writes the non-standard Received-Date instead of Arrival-Date."""
-    [report] = parse((REAL / "feedback-loop/AOL_example_1.eml").read_bytes())
-    assert report.observed_at == datetime(2016, 1, 19, 19, 32, 40, tzinfo=UTC)
-    assert report.details["arrival_date"] == "Tue, 19 Jan 2016 14:32:40 -0500 (EST)"
-    assert report.details["reported_domain"] == ["server.domain5.tld"]
-    assert report.details["spam_message_id"] == "20160119143236.14076@une.com.co"
+    [report] = parse((REAL / "feedback-loop/aol-scomp.eml").read_bytes())
+    assert report.observed_at == datetime(2026, 10, 19, 9, 12, 22, tzinfo=UTC)
+    assert report.details["arrival_date"] == "Mon, 19 Oct 2026 05:12:22 -0400 (EDT)"
+    assert report.details["reported_domain"] == ["shop.domain5.tld"]
+    assert report.details["spam_message_id"] == "20261019111218.31875@domain6.tld"
     assert report.complainant.email == "scomp@aol.net"
-    assert report.complainant.message_id == "20160119193302.5D0103C910F@correo.domain2.tld"
+    assert report.complainant.message_id == "20261019091240.3F9C2C2B10F@gw.domain2.tld"
 
 
 def test_cgnat_fixture_carries_the_rfc6692_source_port() -> None:
-    [report] = parse((FIXTURES / "examplenet/complaints/arf_cgnat_port.eml").read_bytes())
+    [report] = parse((COMPLAINTS / "arf_cgnat_port.eml").read_bytes())
     assert (report.source_ip, report.source_port) == ("203.0.113.140", 20800)
     assert report.observed_at == datetime(2026, 10, 20, 11, tzinfo=JST)
     assert report.details["original_mail_from"] == "<promo@ken-shop.example>"

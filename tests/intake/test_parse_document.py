@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import FIXTURES
+from tests.conftest import EXAMPLENET, REAL_WORLD
 from trustdesk.intake import parse as parse_module
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import Report, UnparseableDocument
 
 RELAYS = ("203.0.113.25", "203.0.113.26")
 SS = "real-world/shadowserver/"
+ROOTS = {"examplenet": EXAMPLENET, "real-world": REAL_WORLD}
 
 # file → (source format, number of reports, source IP of the first report)
 EXPECTED: dict[str, tuple[str, int, str | None]] = {
@@ -26,81 +28,59 @@ EXPECTED: dict[str, tuple[str, int, str | None]] = {
     "examplenet/complaints/static_direct.eml": ("forwarded-mail", 1, "198.51.100.61"),
     "examplenet/complaints/takedown_request.json": ("form", 1, None),
     "examplenet/complaints/xarf_login_attack.eml": ("xarf-0.2", 1, "198.51.100.45"),
-    "real-world/blocklistde/Blocklistde_Example_1.eml": ("xarf-0.2", 1, "10.0.2.150"),
-    "real-world/blocklistde/Blocklistde_Example_2.eml": (
+    "real-world/blocklistde/regbot-ipv4.eml": ("xarf-0.2", 1, "10.0.2.150"),
+    "real-world/blocklistde/regbot-ipv6-uncompressed.eml": (
         "xarf-0.2",
         1,
         "fdf1:cb9d:f59e:19b0::33:4f",
     ),
     **{
-        f"real-world/feedback-loop/{name}_example_{n}.eml": ("arf", 1, f"10.17.18.{ip}")
-        for name, n, ip in [
-            ("AOL", 1, 1),
-            ("AOL", 2, 2),
-            ("Bluetie", 1, 3),
-            ("Bluetie", 2, 4),
-            ("Comcast", 1, 5),
-            ("Comcast", 2, 6),
-            ("Cox", 1, 7),
-            ("Cox", 2, 8),
-            ("Fastmail", 1, 9),
-            ("Fastmail", 2, 11),
-            ("OpenSRS", 1, 12),
-            ("OpenSRS", 2, 13),
-            ("Rackspace", 1, 14),
-            ("Rackspace", 2, 15),
-            ("RoadRunner", 1, 16),
-            ("RoadRunner", 2, 20),
-            ("Synacor", 1, 21),
-            ("USANet", 1, 23),
-            ("USANet", 2, 24),
-            ("Yahoo", 1, 25),
-            ("Yahoo", 2, 26),
-            ("Zoho", 1, 28),
-            ("Zoho", 2, 29),
+        f"real-world/feedback-loop/{name}.eml": ("arf", 1, ip)
+        for name, ip in [
+            ("aol-scomp", "10.17.40.21"),
+            ("aol-scomp-alternative", "10.17.40.22"),
+            ("returnpath-comcast", "10.17.41.5"),
+            ("returnpath-cox-html", "10.17.41.7"),
+            ("returnpath-rackspace-long", "10.17.41.15"),
+            ("returnpath-roadrunner-plain", "10.17.41.16"),
+            ("returnpath-synacor-foreign", "10.18.19.20"),
+            ("returnpath-usanet-nested", "10.17.41.23"),
+            ("yahoo", "10.17.42.25"),
+            ("zoho-alternative", "10.17.43.29"),
+            ("zoho-headers-only", "10.17.43.28"),
         ]
     },
-    "real-world/feedback-loop/Synacor_example_2.eml": ("arf", 1, "10.18.19.20"),
-    "real-world/spamexperts/1.eml": ("arf", 1, "172.16.10.13"),
-    "real-world/spamexperts/2.eml": ("arf", 1, "192.168.1.12"),
-    **{f"real-world/spamexperts/{n}.eml": ("arf", 1, "10.0.2.35") for n in range(3, 11)},
-    "real-world/spamexperts/11.eml": ("arf", 1, "fdf1:cb9d:f59e:19b0::122"),
-    SS + "2015-01-01-dns_openresolver-sample-asn.csv.zip.eml": (
-        "shadowserver",
-        5,
-        "208.70.149.107",
-    ),
-    SS + "2015-01-01-scan_ipmi-sample-asn.csv.zip.eml": ("shadowserver", 9, "199.238.169.219"),
-    SS + "2015-01-01-scan_memcached-sample-asn.csv.zip.eml": ("shadowserver", 9, "167.160.165.190"),
-    SS + "2015-01-01-scan_mssql-sample-asn.csv.zip.eml": ("shadowserver", 10, "110.88.113.98"),
-    SS + "2015-01-01-scan_nat_pmp-sample-asn.csv.zip.eml": ("shadowserver", 7, "177.9.199.160"),
-    SS + "2015-01-01-scan_netbios-sample-asn.csv.zip.eml": ("shadowserver", 8, "118.232.245.224"),
-    SS + "2015-01-01-scan_ntp-sample-asn.csv.zip.eml": ("shadowserver", 9, "76.22.142.205"),
-    SS + "2015-01-01-scan_ntpmonitor-sample-asn.csv.zip.eml": ("shadowserver", 11, "218.161.57.7"),
-    SS + "2015-01-01-scan_redis-sample-asn.csv.zip.eml": ("shadowserver", 13, "98.126.92.5"),
-    SS + "2015-01-01-scan_snmp-sample-asn.csv.zip.eml": ("shadowserver", 10, "129.113.21.93"),
-    SS + "2015-01-01-scan_ssdp-sample-asn.csv.zip.eml": ("shadowserver", 9, "67.193.128.173"),
-    SS + "2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml": (
-        "shadowserver",
-        8,
-        "202.86.21.11",
-    ),
-    SS + "2019-01-06-scan_afp-sample-ip.csv.zip.eml": ("shadowserver", 2, "127.0.6.59"),
-    SS + "2019-10-15-scan_dns-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
-    SS + "2019-10-15-scan_ftp-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
-    SS + "2019-10-15-scan_http-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
-    SS + "2019-10-15-scan_ldap_tcp-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
-    SS + "2019-10-15-scan_rsync-sample-asn.csv.zip.eml": ("shadowserver", 1, "31.42.105.195"),
+    "real-world/spamexperts/ipv4.eml": ("arf", 1, "172.16.10.13"),
+    "real-world/spamexperts/private-192.eml": ("arf", 1, "192.168.1.12"),
+    "real-world/spamexperts/ipv6-uncompressed.eml": ("arf", 1, "fdf1:cb9d:f59e:19b0::122"),
+    SS + "2026-10-06-scan_afp-jp-ip.csv.zip.eml": ("shadowserver", 2, "127.0.6.59"),
+    SS + "2026-10-13-sinkhole_http_drone-asn-jp.csv.zip.eml": ("shadowserver", 4, "192.0.2.11"),
+    SS + "2026-10-14-scan_redis-asn-jp.csv.zip.eml": ("shadowserver", 2, "192.0.2.5"),
+    SS + "2026-10-15-scan_http-asn-jp.csv.zip.eml": ("shadowserver", 1, "192.0.2.195"),
+    SS + "2026-10-15-scan_ldap_tcp-asn-jp.csv.zip.eml": ("shadowserver", 1, "192.0.2.196"),
+    SS + "2026-10-15-scan_mssql-asn-jp.csv.zip.eml": ("shadowserver", 2, "192.0.2.98"),
+    SS + "2026-10-16-scan_netbios-asn-jp.csv.zip.eml": ("shadowserver", 3, "192.0.2.224"),
+    SS + "2026-10-16-scan_ssdp-asn-jp.csv.zip.eml": ("shadowserver", 2, "192.0.2.173"),
+    SS + "2026-10-17-scan_ntp-asn-jp.csv.zip.eml": ("shadowserver", 3, "192.0.2.205"),
+    SS + "2026-10-18-dns_openresolver-asn-jp.csv.zip.eml": ("shadowserver", 5, "192.0.2.107"),
 }
-ALL_FILES = sorted(
-    p
-    for p in [
-        *(FIXTURES / "examplenet/complaints").iterdir(),
-        *(FIXTURES / "real-world").rglob("*"),
+
+
+def fixture_path(name: str) -> Path:
+    """``examplenet/…`` is in the demo's Example Net, ``real-world/…`` in tests/fixtures."""
+    root, _, rest = name.partition("/")
+    return ROOTS[root] / rest
+
+
+ON_DISK = sorted(
+    [f"examplenet/complaints/{path.name}" for path in (EXAMPLENET / "complaints").iterdir()]
+    + [
+        f"real-world/{path.relative_to(REAL_WORLD)}"
+        for path in REAL_WORLD.rglob("*")
+        if path.is_file() and path.name != "README.md"
     ]
-    if p.is_file() and p.name != "README.md"
 )
-FIXTURE_BYTES = [path.read_bytes() for path in ALL_FILES]
+FIXTURE_BYTES = [fixture_path(name).read_bytes() for name in ON_DISK]
 
 
 def check(data: bytes, filename: str | None) -> list[Report]:
@@ -134,12 +114,12 @@ def check(data: bytes, filename: str | None) -> list[Report]:
 
 
 def test_every_fixture_is_in_the_table() -> None:
-    assert {str(p.relative_to(FIXTURES)) for p in ALL_FILES} == set(EXPECTED)
+    assert set(ON_DISK) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_fixture_parses(name: str) -> None:
-    path = FIXTURES / name
+    path = fixture_path(name)
     reports = check(path.read_bytes(), path.name)
     source_format, count, first_ip = EXPECTED[name]
     assert [r.source_format for r in reports] == [source_format] * count
@@ -149,8 +129,8 @@ def test_every_fixture_parses(name: str) -> None:
 
 
 def test_fixtures_parse_without_a_file_name() -> None:
-    for path, data in zip(ALL_FILES, FIXTURE_BYTES, strict=True):
-        assert check(data, None), path.name
+    for name, data in zip(ON_DISK, FIXTURE_BYTES, strict=True):
+        assert check(data, None), name
 
 
 @pytest.mark.parametrize(
@@ -177,14 +157,14 @@ def test_unparseable_documents_say_why(data: bytes, filename: str | None, reason
 
 
 def test_a_truncated_takedown_form_is_unparseable() -> None:
-    data = (FIXTURES / "examplenet/complaints/takedown_request.json").read_bytes()[:120]
+    data = (EXAMPLENET / "complaints/takedown_request.json").read_bytes()[:120]
     with pytest.raises(UnparseableDocument, match="not valid"):
         parse_document(data, "truncated.json", RELAYS)
 
 
 def test_a_document_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parse_module, "MAX_DOCUMENT_BYTES", 1000)
-    data = (FIXTURES / "examplenet/complaints/static_direct.eml").read_bytes()
+    data = (EXAMPLENET / "complaints/static_direct.eml").read_bytes()
     with pytest.raises(UnparseableDocument, match="over 1000 are refused"):
         parse_document(data, "big.eml", RELAYS)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import COMPLAINTS, REAL_WORLD
 from trustdesk.intake import shadowserver
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
 
-TELNET = FIXTURES / "examplenet/complaints/2026-10-20-scan_telnet-asn-jp.csv"
-MAILED = sorted((FIXTURES / "real-world/shadowserver").glob("*.eml"))
+TELNET = COMPLAINTS / "2026-10-20-scan_telnet-asn-jp.csv"
+MAILED = sorted((REAL_WORLD / "shadowserver").glob("*.eml"))
 HEADER = '"timestamp","ip","protocol","port","hostname","tag","src_port"\n'
 
 
@@ -90,7 +90,7 @@ def test_examplenet_telnet_scan() -> None:
 
 
 @pytest.mark.parametrize("path", MAILED, ids=[p.name for p in MAILED])
-def test_every_real_world_shadowserver_mail_gives_every_row(path: Path) -> None:
+def test_every_mailed_shadowserver_report_gives_every_row(path: Path) -> None:
     member, text = attached_csv(path)
     rows = [row for row in csv.DictReader(io.StringIO(text)) if any(row.values())]
     reports = parse(path.read_bytes(), path.name)
@@ -101,24 +101,22 @@ def test_every_real_world_shadowserver_mail_gives_every_row(path: Path) -> None:
     assert reports[0].complainant.email == "autoreports@shadowserver.org"
 
 
-def test_there_are_eighteen_mailed_samples() -> None:
-    assert len(MAILED) == 18
+def test_the_mailed_samples_cover_ten_report_types() -> None:
+    assert len({shadowserver.report_type_of(attached_csv(path)[0]) for path in MAILED}) == 10
 
 
 def test_sinkhole_drones_are_abuse_and_use_the_source_port() -> None:
-    path = (
-        FIXTURES / "real-world/shadowserver/2015-01-01-sinkhole_http_drone-sample-asn.csv.zip.eml"
-    )
+    path = REAL_WORLD / "shadowserver/2026-10-13-sinkhole_http_drone-asn-jp.csv.zip.eml"
     first = parse(path.read_bytes())[0]
-    assert (first.kind, first.source_ip, first.source_port) == ("abuse", "202.86.21.11", 8726)
+    assert (first.kind, first.source_ip, first.source_port) == ("abuse", "192.0.2.11", 8726)
 
 
 @pytest.mark.parametrize(
     ("name", "report_type"),
     [
         ("2026-10-20-scan_telnet-asn-jp.csv", "scan_telnet"),
-        ("/tmp/2015-01-01-sinkhole_http_drone-sample-asn.csv.zip", "sinkhole_http_drone"),
-        ("2019-10-15-scan_ldap_tcp-sample-asn.csv", "scan_ldap_tcp"),
+        ("/tmp/2026-10-13-sinkhole_http_drone-asn-jp.csv.zip", "sinkhole_http_drone"),
+        ("2026-10-15-scan_ldap_tcp-asn-jp.csv", "scan_ldap_tcp"),
         ("report.csv", None),
         (None, None),
     ],

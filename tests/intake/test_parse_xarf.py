@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import COMPLAINTS, REAL_WORLD
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
 
@@ -22,7 +22,7 @@ def parse(data: bytes, filename: str = "report.eml") -> list:
 
 
 def test_login_attack_fixture() -> None:
-    [report] = parse((FIXTURES / "examplenet/complaints/xarf_login_attack.eml").read_bytes())
+    [report] = parse((COMPLAINTS / "xarf_login_attack.eml").read_bytes())
     assert (report.kind, report.category, report.source_format) == (
         "abuse",
         "login-attack",
@@ -43,17 +43,17 @@ def test_login_attack_fixture() -> None:
 @pytest.mark.parametrize(
     ("name", "ip"),
     [
-        ("Blocklistde_Example_1.eml", "10.0.2.150"),
-        ("Blocklistde_Example_2.eml", "fdf1:cb9d:f59e:19b0::33:4f"),
+        ("regbot-ipv4.eml", "10.0.2.150"),
+        ("regbot-ipv6-uncompressed.eml", "fdf1:cb9d:f59e:19b0::33:4f"),
     ],
 )
 def test_blocklist_de_fixtures(name: str, ip: str) -> None:
     """X-XARF: PLAIN, YAML starting with ---, Source-Type ip-address, Port 80."""
-    [report] = parse((FIXTURES / "real-world/blocklistde" / name).read_bytes())
+    [report] = parse((REAL_WORLD / "blocklistde" / name).read_bytes())
     assert (report.kind, report.category, report.source_ip) == ("abuse", "regbot", ip)
     assert report.details["destination_port"] == 80
     assert report.details["reported_from"] == "abuse-team@blocklist.de"
-    assert report.observed_at == datetime(2014, 1, 31, 6, 19, 2, tzinfo=UTC)
+    assert report.observed_at == datetime(2026, 10, 20, 5, 19, 2, tzinfo=UTC)
 
 
 REPORT_TXT = """\

@@ -15,13 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import COMPLAINTS, CONFIG, REAL_WORLD
 from trustdesk.intake.received import Hop, Origin, find_origin, parse_received
 from trustdesk.settings import load_settings
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
-COMPLAINTS = FIXTURES / "examplenet" / "complaints"
-REAL_WORLD = FIXTURES / "real-world"
-CONFIG = FIXTURES / "examplenet" / "trustdesk.toml"
 JST = timezone(timedelta(hours=9))
 OUR_RELAYS = frozenset(load_settings(CONFIG).provider.trusted_relays)
 WHEN = "Tue, 20 Oct 2026 11:20:04 +0900 (JST)"
@@ -452,8 +449,9 @@ def test_garbage_gives_a_hop_of_nones(garbage: str) -> None:
     assert hop.from_ip is None and hop.auth_user is None and hop.received_at is None
 
 
-def test_every_received_header_of_the_real_world_samples_parses() -> None:
-    """AbuseIO's sample reports: FBL mails with embedded messages, SpamExperts, blocklist.de."""
+def test_every_received_header_of_the_real_world_shaped_reports_parses() -> None:
+    """FBL mails with embedded messages, SpamExperts, blocklist.de, Shadowserver (fixtures
+    real-world/: each sender's header dialects)."""
     files = sorted(REAL_WORLD.glob("**/*.eml"))
     headers = [value for path in files for chain in chains_in(path) for value in chain]
     assert len(headers) > 100
@@ -514,9 +512,9 @@ def test_smarthost_dynamic_without_trusted_relays_stops_at_the_relay() -> None:
 
 def test_blocklist_de_walks_the_private_hops_and_unqualified_names() -> None:
     """``by server`` / ``by mailscanner`` on 192.168.x: inside; blocklist.de is the entry."""
-    chain = chains_in(REAL_WORLD / "blocklistde" / "Blocklistde_Example_1.eml")[0]
+    chain = chains_in(REAL_WORLD / "blocklistde" / "regbot-ipv4.eml")[0]
     origin = find_origin(chain, OUR_RELAYS)
-    assert origin.ip == "109.239.50.114"
+    assert origin.ip == "192.0.2.114"
     assert origin.hop_index == 2
     assert origin.rdns == "reporting2.blocklist.de"
 

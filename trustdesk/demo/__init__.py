@@ -1,7 +1,8 @@
-"""Example Net: a small provider's registry and complaints, for the demo and the benchmarks.
+"""Example Net: a small provider's registry and complaints, for the demo, the benchmarks and
+the tests (``tests.conftest.EXAMPLENET`` is this folder, so the three cannot drift apart).
 
-The same files as ``../shared/fixtures/examplenet/``: seven subscribers with a static IPv4
-address, an IPv6 /56, a hosted site, dynamic RADIUS sessions and CGNAT port blocks.
+Seven subscribers with a static IPv4 address, an IPv6 /56, a hosted site, dynamic RADIUS
+sessions and CGNAT port blocks.
 """
 
 from __future__ import annotations
