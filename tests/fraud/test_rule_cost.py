@@ -25,6 +25,7 @@ from trustdesk.fraud.cel_syntax import (
     Select,
 )
 from trustdesk.fraud.defaults import DEFAULT_RULE_SET
+from trustdesk.fraud.pattern_cost import Unsupported, pattern_units
 from trustdesk.fraud.rule_checks import ENVIRONMENT, check_expression
 from trustdesk.fraud.rules import RuleSetInvalid, rule_set_from_json, validate
 from trustdesk.fraud.rulesets import sample_features
@@ -95,6 +96,29 @@ def test_each_limit_is_named_when_it_is_passed(expression: str, limit: str) -> N
 )
 def test_forms_whose_cost_cannot_be_bounded_are_refused(expression: str, reason: str) -> None:
     assert reason in refused(expression)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "units"),
+    [
+        ("a{3}b", 4),
+        ("^[a-z0-9.+-]+@", 11),
+        (".{100}", 1000),
+        ("(ab|cd){2,5}", 20),
+        ("(?i)bot", 18),
+        ("(?P<word>ab)c", 3),
+        ("あ", 3),
+    ],
+)
+def test_a_pattern_counts_as_its_compiled_size(pattern: str, units: int) -> None:
+    """Counted repetitions multiplied out, classes and ``.`` wide, case folding six times."""
+    assert pattern_units(pattern) == units
+
+
+@pytest.mark.parametrize("pattern", ["(" * 40 + "a" + ")" * 40, "a{", "[a-z", "(ab", r"\1"])
+def test_a_pattern_that_cannot_be_read_is_refused(pattern: str) -> None:
+    with pytest.raises(Unsupported):
+        pattern_units(pattern)
 
 
 def test_a_rule_set_is_bounded_as_a_whole() -> None:

@@ -165,17 +165,23 @@ def tokens(source: str) -> list[_Token]:
 
 # -- the grammar ---------------------------------------------------------------------------------
 
-_RELATIONS = {
-    "==": "_==_",
-    "!=": "_!=_",
-    "<": "_<_",
-    "<=": "_<=_",
-    ">": "_>_",
-    ">=": "_>=_",
-    "in": "@in",
+# Binary operators: how tightly each binds (loosest first) and the engine's name for it.
+_BINARY = {
+    "||": (1, "_||_"),
+    "&&": (2, "_&&_"),
+    "==": (3, "_==_"),
+    "!=": (3, "_!=_"),
+    "<": (3, "_<_"),
+    "<=": (3, "_<=_"),
+    ">": (3, "_>_"),
+    ">=": (3, "_>=_"),
+    "in": (3, "@in"),
+    "+": (4, "_+_"),
+    "-": (4, "_-_"),
+    "*": (5, "_*_"),
+    "/": (5, "_/_"),
+    "%": (5, "_%_"),
 }
-_SUMS = {"+": "_+_", "-": "_-_"}
-_PRODUCTS = {"*": "_*_", "/": "_/_", "%": "_%_"}
 
 
 def parse(source: str) -> AnyNode:
@@ -222,9 +228,9 @@ class _Parser:
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise TooDeep()
-        condition = self._binary(0)
+        condition = self._binary()
         if self._accept("?"):
-            then = self._binary(0)
+            then = self._binary()
             self._expect(":")
             otherwise = self._expression()
             condition = Call(
@@ -233,24 +239,17 @@ class _Parser:
         self._depth -= 1
         return condition
 
-    _LEVELS: tuple[dict[str, str], ...] = (
-        {"||": "_||_"},
-        {"&&": "_&&_"},
-        _RELATIONS,
-        _SUMS,
-        _PRODUCTS,
-    )
-
-    def _binary(self, level: int) -> AnyNode:
-        """Left-associative operators, loosest first (``||`` … ``*``), then unary."""
-        if level == len(self._LEVELS):
-            return self._unary()
-        operators = self._LEVELS[level]
-        left = self._binary(level + 1)
-        while (token := self._peek()).kind == "operator" and token.text in operators:
+    def _binary(self, loosest: int = 1) -> AnyNode:
+        """Left-associative operators binding at least as tightly as ``loosest``, by
+        precedence climbing (``||`` loosest … ``*`` tightest), then unary."""
+        left = self._unary()
+        while (token := self._peek()).kind == "operator" and token.text in _BINARY:
+            level, function = _BINARY[token.text]
+            if level < loosest:
+                break
             self._at += 1
             right = self._binary(level + 1)
-            left = Call(operators[token.text], None, (left, right), _height(left, right))
+            left = Call(function, None, (left, right), _height(left, right))
         return left
 
     def _unary(self) -> AnyNode:

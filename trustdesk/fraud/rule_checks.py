@@ -57,12 +57,13 @@ def check_expression(expression: str) -> Checked:
         program = cel.compile(expression)
     except (ValueError, RuntimeError) as error:
         return Checked(tree, None, problems=[str(error)])
-    if not _same_reading(tree, program):
+    nodes = cel_syntax.walk(tree)
+    if not _same_reading(nodes, program):
         problem = "式を読み取れません / the expression could not be read unambiguously"
         return Checked(tree, program, problems=[problem])
-    removed = removed_names(tree)
+    removed = removed_names(nodes)
     try:
-        cost = rule_cost.estimate(tree, ENVIRONMENT)
+        cost = rule_cost.estimate(tree, ENVIRONMENT, nodes)
     except rule_cost.Unsupported as unsupported:
         return Checked(tree, program, problems=[*removed, str(unsupported)])
     return Checked(tree, program, cost.operations, [*removed, *cost.problems()])
@@ -81,10 +82,9 @@ def _unreadable(expression: str, unreadable: cel_syntax.Unreadable) -> str:
     )
 
 
-def _same_reading(tree: AnyNode, program: cel.Program) -> bool:
-    """Whether the engine saw the names this reader saw, and no function it did not: a
-    reader that mistook where a string ends would see less than the engine runs."""
-    nodes = cel_syntax.walk(tree)
+def _same_reading(nodes: list[AnyNode], program: cel.Program) -> bool:
+    """Whether the engine saw the names this reader saw (in ``nodes``), and no function it
+    did not: a reader that mistook where a string ends would see less than the engine runs."""
     names = {node.name for node in nodes if isinstance(node, Ident)}
     functions = {node.function for node in nodes if isinstance(node, Call)} | {"-_"}
     for node in nodes:
@@ -116,12 +116,12 @@ def loop_variables(tree: AnyNode) -> set[str]:
     return {node.variable for node in cel_syntax.walk(tree) if isinstance(node, Comprehension)}
 
 
-def removed_names(tree: AnyNode) -> list[str]:
-    """A problem for each read of a velocity window that was removed (``velocity.card.all_d1``,
-    also written ``velocity['card']['all_d1']``)."""
+def removed_names(nodes: list[AnyNode]) -> list[str]:
+    """A problem for each read, among ``nodes``, of a velocity window that was removed
+    (``velocity.card.all_d1``, also written ``velocity['card']['all_d1']``)."""
     problems = []
-    for node in cel_syntax.walk(tree):
-        path = _path(node)
+    for node in nodes:
+        path = _path(node) if isinstance(node, Select | Call) else []
         if path and path[0] == "velocity" and len(path) == 3 and path[2] in REMOVED:
             kind, name = path[1], path[2]
             problems.append(

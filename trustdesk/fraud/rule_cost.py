@@ -16,9 +16,8 @@ upper bound on the work of evaluating it (:func:`estimate`):
   of the element; the engine's ``map`` and ``filter`` copy their result list, deeply, at
   every step (measured: quadratic), so each element also costs the result;
 - string searches cost both strings, comparisons their values, ``in`` the list's elements;
-- ``matches`` takes a literal pattern only, without Unicode classes (``\\w``, ``\\d``, ``\\p``
-  compile to automata of thousands of states: 1.2 ms each, measured), and costs its pattern's
-  expanded size (counted repetitions multiplied out) to compile plus the text to scan.
+- ``matches`` takes a literal pattern only, and costs its compiled size
+  (:mod:`trustdesk.fraud.pattern_cost`) plus the text to scan.
 
 The rule's variables are the rule environment (:data:`trustdesk.fraud.features.RULE_ENVIRONMENT`),
 whose strings are bounded (``features.TEXT_LIMIT``). The limits are plain numbers here, beside
@@ -47,6 +46,7 @@ from trustdesk.fraud.cel_syntax import (
     children,
     walk,
 )
+from trustdesk.fraud.pattern_cost import Unsupported, pattern_units
 
 MAX_NODES = 500
 MAX_LIST = 256
@@ -67,10 +67,6 @@ TEXT_UNIT = 10
 
 # Calls that give one of their operands, not a new value.
 REFERENCES = frozenset({"_?_:_", "_[_]"})
-
-
-class Unsupported(ValueError):
-    """A form rules may not use: its cost could not be bounded."""
 
 
 @dataclass(frozen=True)
@@ -203,10 +199,13 @@ def rule_set_problem(operations: int) -> str:
     )
 
 
-def estimate(tree: AnyNode, variables: Mapping[str, Shape]) -> Cost:
-    """The cost of ``tree`` when its free names are ``variables``; :class:`Unsupported` for a
-    function rules may not call or a pattern that cannot be bounded."""
-    nodes = walk(tree)
+def estimate(
+    tree: AnyNode, variables: Mapping[str, Shape], nodes: list[AnyNode] | None = None
+) -> Cost:
+    """The cost of ``tree`` when its free names are ``variables`` (``nodes``: its nodes, if
+    the caller walked it already); :class:`Unsupported` for a function rules may not call or a
+    pattern that cannot be bounded."""
+    nodes = walk(tree) if nodes is None else nodes
     strings = [node.size for node in nodes if isinstance(node, Literal)]
     lists = [len(node.items) for node in nodes if isinstance(node, ListOf)]
     lists += [len(node.entries) for node in nodes if isinstance(node, MapOf)]
@@ -349,144 +348,3 @@ def _matches(node: Call, text: Shape) -> int:
         )
     units = pattern_units(str(cel.evaluate(pattern.text)))
     return REGEX_UNIT_OPERATIONS * units + (text.work + 1) * math.ceil(units / 8)
-
-
-# -- regular expressions -------------------------------------------------------------------------
-
-_CLASS_ESCAPES = frozenset("dDwWsSpPbB")
-_ALLOWED_ESCAPES = frozenset("ntrfvaAzxuU")
-_WIDE = 10  # '.' and a class: many code points, a UTF-8 automaton each
-
-
-def pattern_units(pattern: str) -> int:
-    """The size of ``pattern`` once compiled, roughly: each atom its units (a character its
-    UTF-8 bytes, ``.`` or a class 10), counted repetitions multiplied out, alternatives added,
-    case-insensitive six times (case folding widens every class)."""
-    reader = _Pattern(pattern)
-    units = reader.alternation()
-    if reader.at != len(pattern):
-        raise _unreadable(pattern)
-    return units * (6 if reader.folds else 1)
-
-
-def _unreadable(pattern: str) -> Unsupported:
-    return Unsupported(
-        f"正規表現 {pattern!r} を読めません / cannot read the regular expression {pattern!r}"
-    )
-
-
-MAX_GROUPS = 32  # groups inside groups: deeper patterns are refused before they are read
-
-
-@dataclass
-class _Pattern:
-    text: str
-    at: int = 0
-    folds: bool = False
-    depth: int = 0
-
-    def _peek(self) -> str:
-        return self.text[self.at] if self.at < len(self.text) else ""
-
-    def alternation(self) -> int:
-        units = self.sequence()
-        while self._peek() == "|":
-            self.at += 1
-            units += self.sequence()
-        return units
-
-    def sequence(self) -> int:
-        units = 0
-        while self._peek() not in ("", "|", ")"):
-            atom = self.atom()
-            units += atom * self.repetition()
-        return units
-
-    def atom(self) -> int:
-        char = self.text[self.at]
-        self.at += 1
-        if char == "(":
-            self.depth += 1
-            if self.depth > MAX_GROUPS:
-                raise _unreadable(self.text)
-            self._group_flags()
-            inner = self.alternation()
-            if self._peek() != ")":
-                raise _unreadable(self.text)
-            self.at += 1
-            self.depth -= 1
-            return inner
-        if char == "[":
-            return self._class()
-        if char == "\\":
-            return self._escape()
-        if char == ".":
-            return _WIDE
-        if char in "^$":
-            return 0
-        if char in "*+?{":
-            raise _unreadable(self.text)
-        return len(char.encode())
-
-    def _group_flags(self) -> None:
-        if self._peek() != "?":
-            return
-        end = self.at + 1
-        while end < len(self.text) and self.text[end] not in ":)":
-            end += 1
-        flags = self.text[self.at + 1 : end]
-        if flags.startswith(("P<", "<")):  # a named group
-            self.at = self.text.index(">", self.at) + 1
-            return
-        if "i" in flags.split("-")[0]:
-            self.folds = True
-        self.at = end + 1 if end < len(self.text) and self.text[end] == ":" else end
-
-    def _class(self) -> int:
-        """A character class, read to its end; a range like 一-龥 or a negated class compiles
-        like ``.`` (measured), so every class counts as wide."""
-        depth, first = 1, True
-        while depth:
-            if self.at >= len(self.text):
-                raise _unreadable(self.text)
-            char = self.text[self.at]
-            self.at += 1
-            if char == "\\":
-                self._escape()
-            elif char == "^" and first:
-                continue
-            elif char == "[":
-                depth += 1
-            elif char == "]" and not first:
-                depth -= 1
-            first = False
-        return _WIDE
-
-    def _escape(self) -> int:
-        char = self._peek()
-        self.at += 1
-        if char in _CLASS_ESCAPES:
-            raise Unsupported(
-                f"正規表現に \\{char} は使えません。[0-9] や [A-Za-z_] のように書いてください / "
-                f"regular expressions may not use \\{char} (a Unicode class): write [0-9], "
-                "[A-Za-z_] or [ \\t]"
-            )
-        if char.isalnum() and char not in _ALLOWED_ESCAPES:
-            raise _unreadable(self.text)
-        return 3 if char == "x" else 1
-
-    def repetition(self) -> int:
-        times = 1
-        while (char := self._peek()) in ("*", "+", "?", "{"):
-            self.at += 1
-            if char == "{":
-                end = self.text.find("}", self.at)
-                bounds = self.text[self.at : end].split(",") if end > 0 else ["?"]
-                if not all(part.strip().isdigit() or not part.strip() for part in bounds):
-                    raise _unreadable(self.text)
-                numbers = [int(part) for part in bounds if part.strip()]
-                times *= max(numbers, default=0) + (1 if bounds[-1].strip() == "" else 0)
-                self.at = end + 1
-            if self._peek() == "?":  # lazy
-                self.at += 1
-        return times

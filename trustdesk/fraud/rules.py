@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -277,6 +277,21 @@ def _path(name: str) -> tuple[str, str, str, str | None]:
     return name, group, key, window[0] if window else None
 
 
+def _admitted(rule_set: RuleSet) -> Iterator[tuple[Rule, str, int]]:
+    """Each rule of a stored set checked again (:func:`check_expression`): the problem that
+    keeps it from running ("" if none; also taking the set past ``MAX_RULE_SET_OPERATIONS``)
+    and its estimated operations."""
+    total = 0
+    for rule in rule_set.rules:
+        checked = check_expression(rule.expression)
+        problem = "; ".join(checked.problems)
+        if not problem and total + checked.operations > MAX_RULE_SET_OPERATIONS:
+            problem = rule_set_problem(total + checked.operations)
+        if not problem:
+            total += checked.operations
+        yield rule, problem, checked.operations
+
+
 class CompiledRuleSet:
     """A stored rule set ready to run; built once per version (see :func:`compiled`).
 
@@ -294,18 +309,14 @@ class CompiledRuleSet:
         self._programs: list[tuple[Rule, cel.Program | None, str]] = []
         flat: set[str] = set()
         whole: set[str] = set()
-        for rule in rule_set.rules:
-            checked = check_expression(rule.expression)
-            problem = "; ".join(checked.problems)
-            if not problem and self.operations + checked.operations > MAX_RULE_SET_OPERATIONS:
-                problem = rule_set_problem(self.operations + checked.operations)
+        for rule, problem, operations in _admitted(rule_set):
             if problem:
                 self.problems.append(f"rule {rule.name!r}: {problem}")
                 self._programs.append((rule, None, problem))
                 continue
             source, names, groups = flatten(rule.expression)
             self._programs.append((rule, cel.compile(source), ""))
-            self.operations += checked.operations
+            self.operations += operations
             flat |= names
             whole |= groups
         self._flat = [_path(name) for name in sorted(flat)]
@@ -355,6 +366,26 @@ _CACHE: dict[str, CompiledRuleSet] = {}
 
 def cached(fingerprint: str) -> CompiledRuleSet | None:
     return _CACHE.get(fingerprint)
+
+
+_PROBLEMS: dict[str, list[str]] = {}
+
+
+def version_problems(fingerprint: str, rules: Any, thresholds: Any) -> list[str]:
+    """The rules of a stored version that do not run, with why: what a listing of versions
+    shows. Cached by fingerprint like :func:`compiled`, without compiling what would run."""
+    found = _CACHE.get(fingerprint)
+    if found is not None:
+        return found.problems
+    problems = _PROBLEMS.get(fingerprint)
+    if problems is None:
+        if len(_PROBLEMS) >= 4096:
+            _PROBLEMS.clear()
+        rule_set = rule_set_from_json(rules, thresholds)
+        problems = _PROBLEMS[fingerprint] = [
+            f"rule {rule.name!r}: {problem}" for rule, problem, _ in _admitted(rule_set) if problem
+        ]
+    return problems
 
 
 def compiled(fingerprint: str, rules: Any, thresholds: Any) -> CompiledRuleSet:

@@ -31,6 +31,7 @@ from trustdesk.fraud.rules import (
     compiled,
     rule_set_from_json,
     validate,
+    version_problems,
 )
 from trustdesk.timeutil import iso_jst
 
@@ -80,7 +81,7 @@ def version_json(row: RuleSetVersion, active_version: int) -> dict[str, Any]:
         "note": row.note,
         "rules": row.rules,
         "thresholds": row.thresholds,
-        "problems": compiled(row.fingerprint, row.rules, row.thresholds).problems,
+        "problems": version_problems(row.fingerprint, row.rules, row.thresholds),
     }
 
 
@@ -132,7 +133,7 @@ def activate(session: Session, merchant: Merchant, version: int, now: datetime) 
     """From now on the merchant's orders are scored with ``version``; one whose rules do not
     all pass today's checks is refused with their problems."""
     row = get_version(session, merchant.id, version)
-    problems = compiled(row.fingerprint, row.rules, row.thresholds).problems
+    problems = version_problems(row.fingerprint, row.rules, row.thresholds)
     if problems:
         raise RuleSetInvalid(problems)
     merchant.active_version = row.version
