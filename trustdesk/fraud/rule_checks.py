@@ -10,6 +10,7 @@ Every problem is one line in Japanese and English, saying which limit was passed
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cel
@@ -67,6 +68,15 @@ def check_expression(expression: str) -> Checked:
     except rule_cost.Unsupported as unsupported:
         return Checked(tree, program, problems=[*removed, str(unsupported)])
     return Checked(tree, program, cost.operations, [*removed, *cost.problems()])
+
+
+@functools.lru_cache(maxsize=4096)
+def screen(expression: str) -> tuple[tuple[str, ...], int]:
+    """The problems and operations of :func:`check_expression`, remembered by expression: the
+    versions of a merchant mostly share their rules, and a stored version is checked when it
+    is loaded and when it is listed."""
+    checked = check_expression(expression)
+    return tuple(checked.problems), checked.operations
 
 
 def _unreadable(expression: str, unreadable: cel_syntax.Unreadable) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 
 import cel
 
-from trustdesk.fraud.rule_checks import check_expression, free_names, loop_variables
+from trustdesk.fraud.rule_checks import check_expression, free_names, loop_variables, screen
 from trustdesk.fraud.rule_cost import MAX_RULE_SET_OPERATIONS, rule_set_problem
 
 HIGH, MEDIUM, LOW, TRUSTED = "高", "中", "低", "信頼性高"
@@ -209,7 +209,7 @@ def _rule_problems(rule: Rule, names: set[str], context: cel.Context) -> tuple[l
     try:
         result = checked.program.execute(context)
     except Exception as exc:  # noqa: BLE001 - CEL raises KeyError, TypeError, RuntimeError...
-        return [f"{label}: fails on a sample order: {_cel_error(exc)}"], checked.operations
+        return [*problems, f"{label}: fails on a sample order: {_cel_error(exc)}"], 0
     if not isinstance(result, bool):
         problems.append(f"{label}: must give true or false, gave {type(result).__name__}")
     return problems, checked.operations
@@ -278,18 +278,18 @@ def _path(name: str) -> tuple[str, str, str, str | None]:
 
 
 def _admitted(rule_set: RuleSet) -> Iterator[tuple[Rule, str, int]]:
-    """Each rule of a stored set checked again (:func:`check_expression`): the problem that
-    keeps it from running ("" if none; also taking the set past ``MAX_RULE_SET_OPERATIONS``)
-    and its estimated operations."""
+    """Each rule of a stored set checked again (:func:`screen`): the problem that keeps it
+    from running ("" if none; also taking the set past ``MAX_RULE_SET_OPERATIONS``) and its
+    estimated operations."""
     total = 0
     for rule in rule_set.rules:
-        checked = check_expression(rule.expression)
-        problem = "; ".join(checked.problems)
-        if not problem and total + checked.operations > MAX_RULE_SET_OPERATIONS:
-            problem = rule_set_problem(total + checked.operations)
+        problems, operations = screen(rule.expression)
+        problem = "; ".join(problems)
+        if not problem and total + operations > MAX_RULE_SET_OPERATIONS:
+            problem = rule_set_problem(total + operations)
         if not problem:
-            total += checked.operations
-        yield rule, problem, checked.operations
+            total += operations
+        yield rule, problem, operations
 
 
 class CompiledRuleSet:
