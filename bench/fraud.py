@@ -54,12 +54,12 @@ def fifty_rules() -> dict[str, Any]:
     """The default rules plus generated ones of every shape, 50 in all."""
     rules = DEFAULT_RULE_SET.as_json()["rules"]
     shapes = [
-        "order.amount_yen > {n}000 && velocity.email.all_d1 >= {k}",
+        "order.amount_yen > {n}000 && (velocity.email.d1 >= {k} || velocity.email.elsewhere_d1)",
         "order.email_domain == 'spam{n}.example' || order.card_bin == '4{n:05d}'",
-        "velocity.ip.all_d30 > {n} && !order.billing_equals_shipping",
+        "(velocity.ip.d30 > {n} || velocity.ip.elsewhere_d30) && !order.billing_equals_shipping",
         "order.quantity >= {k} && order.max_unit_price_yen > {n}00",
         "order.shipping_prefecture in ['沖縄県', '北海道'] && order.amount_yen > {n}0000",
-        "known.count >= {k} || velocity.device.all_h1 > {n}",
+        "known.count >= {k} || velocity.device.h1 > {n} || velocity.device.elsewhere_h1",
     ]
     n = 0
     while len(rules) < 50:

@@ -210,8 +210,9 @@ class FraudSettings(BaseModel):
         ge=1,
         le=1_000_000,
         description="Velocity counts read at most this many of a value's newest orders in 30 "
-        "days: a value shared by very many orders (a carrier's address) costs a score no more "
-        "than this; below it every count is exact, at it all_d30 is this number",
+        "days (at every merchant): a value shared by very many orders (a carrier's address) "
+        "costs a score no more than this; below it every count is exact, at it the counts and "
+        "the other merchants seen are those of the newest orders",
     )
     max_order_bytes: int = Field(
         1_048_576,

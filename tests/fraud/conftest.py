@@ -20,6 +20,18 @@ from trustdesk.settings import Settings
 ORDER = json.loads((FIXTURES / "fraud" / "order.json").read_text(encoding="utf-8"))
 
 
+def nested_all(depth: int, items: int = 10) -> str:
+    """The hostile rule of issue 17: ``all()`` inside ``all()``, ``depth`` deep, over lists of
+    ``items``, its loop variables named after the groups as the old check let them be (seven
+    over ten items held the process 5.7 s; twenty stopped it for good)."""
+    over = "[" + ", ".join(map(str, range(items))) + "]"
+    names = ("order", "known", "velocity", "history")
+    expression = "order == order"
+    for level in range(depth):
+        expression = f"{over}.all({names[level % 4]}, {expression})"
+    return expression
+
+
 @pytest.fixture
 def order() -> dict[str, Any]:
     """A fresh copy of tests/fixtures/fraud/order.json (placed 10:15 JST on 2026-10-20)."""

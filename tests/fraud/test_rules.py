@@ -56,11 +56,11 @@ def test_a_weighted_rule_adds_its_weight_when_it_fires() -> None:
 def test_weights_add_up_and_the_thresholds_give_the_band() -> None:
     rules = [
         Rule("known_email", "known.email", 40),
-        Rule("burst", "velocity.email.all_h1 >= 3", 30),
+        Rule("burst", "velocity.email.h1 >= 3", 30),
     ]
     limits = Thresholds(high=60, medium=25, trusted=-20)
     assert run(rules, limits, known__email=True).band == MEDIUM
-    both = run(rules, limits, known__email=True, velocity__email__all_h1=3)
+    both = run(rules, limits, known__email=True, velocity__email__h1=3)
     assert (both.score, both.band) == (70, HIGH)
     assert [reason["rule"] for reason in both.reasons] == ["known_email", "burst"]
 
@@ -208,9 +208,9 @@ def test_an_empty_rule_set_is_refused() -> None:
     [
         ("order.amount_yen > 3", "order__amount_yen > 3", {"order__amount_yen"}, set()),
         (
-            "velocity.email.all_h1 >= 3 && known.email",
-            "velocity__email__all_h1 >= 3 && known__email",
-            {"velocity__email__all_h1", "known__email"},
+            "velocity.email.elsewhere_h1 && known.email",
+            "velocity__email__elsewhere_h1 && known__email",
+            {"velocity__email__elsewhere_h1", "known__email"},
             set(),
         ),
         (
@@ -222,6 +222,12 @@ def test_an_empty_rule_set_is_refused() -> None:
         ("has(order.card_bin)", "has(order.card_bin)", set(), {"order"}),
         ("order['amount_yen'] > 1", "order['amount_yen'] > 1", set(), {"order"}),
         ("size(velocity.email) > 0", "size(velocity.email) > 0", set(), {"velocity"}),
+        (
+            "velocity.email.exists(k, k == 'd1') && order.user_agent.contains('x')",
+            "velocity.email.exists(k, k == 'd1') && order__user_agent.contains('x')",
+            {"order__user_agent"},
+            {"velocity"},
+        ),
     ],
 )
 def test_rules_run_on_flat_variables(
@@ -236,7 +242,8 @@ def test_rules_run_on_flat_variables(
         "order['amount_yen'] == 19800",
         "has(order.card_bin) && order.card_bin == '411111'",
         "'known.email' != '' && !known.email",
-        "size(velocity.email) == 6 && velocity.email.all_d30 == 0",
+        "size(velocity.email) == 6 && velocity.email.d30 == 0",
+        "velocity.email.exists(k, k == 'd30') && order.user_agent.size() >= 0",
     ],
 )
 def test_flat_and_grouped_forms_agree(expression: str) -> None:

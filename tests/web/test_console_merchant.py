@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FIXTURES, CliResult, Clock, json_lines
+from tests.fraud.conftest import nested_all
 from tests.web.conftest import PASSWORD, csrf_of
 from trustdesk.access import service as access
+from trustdesk.fraud.models import RuleSetVersion
+from trustdesk.fraud.rules import rule_set_from_json
 
 ORDER = json.loads((FIXTURES / "fraud" / "order.json").read_text())
 
@@ -124,3 +127,46 @@ def test_medium_orders_wait_for_review(
         ).status_code
         == 403
     )  # no CSRF token
+
+
+def test_the_issues_rule_is_refused_in_the_console_and_a_stored_one_is_shown_not_run(
+    client: TestClient, factory: sessionmaker[Session], clock: Clock, cli: CliResult
+) -> None:
+    """Issue 17: a rule of nested all() held the process; the console refuses it saying which
+    limit it passes, and a version stored before the limits is shown with the rules that no
+    longer run, without an activate button."""
+    shop = merchant(cli, "shop")
+    console = login_merchant_user(client, factory, clock, "shop-staff", int(shop["merchant_id"]))
+    token = csrf_of(console.get("/merchant").text)
+    hostile = {"rules": [{"name": "hostile", "expression": nested_all(7), "weight": 1}]}
+    refused = console.post(
+        "/merchant/rules", data={"csrf_token": token, "document": json.dumps(hostile)}
+    )
+    assert refused.status_code == 200 and 'class="error"' in refused.text
+    assert "入れ子が深すぎます（7段、上限2段）" in refused.text
+    assert "comprehensions nest 7 deep, at most 2" in refused.text
+    assert "v2" not in refused.text
+
+    document = hostile["rules"] + [
+        {"name": "big", "expression": "order.amount_yen > 1", "weight": 1}
+    ]
+    rule_set = rule_set_from_json(document, {})
+    with factory() as session, session.begin():
+        session.add(
+            RuleSetVersion(
+                merchant_id=int(shop["merchant_id"]),
+                version=2,
+                rules=rule_set.as_json()["rules"],
+                thresholds=rule_set.as_json()["thresholds"],
+                fingerprint=rule_set.fingerprint(),
+                note="stored before issue 17",
+                created_at=clock(),
+            )
+        )
+    page = console.get("/merchant").text
+    assert 'data-version="2"' in page and "rule &#39;hostile&#39;" in page
+    assert "このバージョンの次のルールは実行されません" in page
+    assert 'action="/merchant/rules/2/activate"' not in page
+    activated = console.post("/merchant/rules/2/activate", data={"csrf_token": token})
+    assert activated.status_code == 200 and 'role="alert"' in activated.text
+    assert "comprehensions nest 7 deep" in activated.text

@@ -2,7 +2,9 @@
 
 Weights are chosen so that one strong signal (a known-fraud e-mail, address or device) makes an
 order 高 on its own, two medium signals make it 中, and a repeat customer with no signal
-against them is 信頼性高. A known-fraud card forces 高 whatever else the order shows.
+against them is 信頼性高. A known-fraud card forces 高 whatever else the order shows. What other
+merchants saw counts only as the coarse ``elsewhere`` signal (several other merchants, seed 004
+§37), never as a number of their orders.
 """
 
 from __future__ import annotations
@@ -19,23 +21,32 @@ DEFAULT_RULE_SET = RuleSet(
         Rule("known_ip", "known.ip", 20, description="IP address seen in fraud"),
         Rule(
             "email_burst",
-            "velocity.email.all_h1 >= 3",
+            "velocity.email.h1 >= 3 || velocity.email.elsewhere_h1",
             30,
-            description="Three or more orders with this e-mail in an hour, at any merchant",
+            description="Three or more orders with this e-mail in an hour here, or orders with "
+            "it at several other merchants within the hour",
         ),
         Rule(
             "card_testing",
-            "velocity.card.all_d1 >= 5",
+            "velocity.card.d1 >= 5 || velocity.card.elsewhere_d1",
             40,
-            description="The same card on five or more orders in a day",
+            description="The same card on five or more orders here in a day, or at several "
+            "other merchants within the day",
         ),
         Rule(
             "address_burst",
-            "velocity.address.all_d1 >= 5",
+            "velocity.address.d1 >= 5 || velocity.address.elsewhere_d1",
             25,
-            description="Five or more orders to this address in a day",
+            description="Five or more orders to this address here in a day, or orders to it at "
+            "several other merchants within the day",
         ),
-        Rule("ip_burst", "velocity.ip.all_h1 >= 10", 20, description="Busy IP address"),
+        Rule(
+            "ip_burst",
+            "velocity.ip.h1 >= 10 || velocity.ip.elsewhere_h1",
+            20,
+            description="Busy IP address: ten orders here in an hour, or orders from it at "
+            "several other merchants within the hour",
+        ),
         Rule(
             "device_burst",
             "velocity.device.d1 >= 5",

@@ -5,9 +5,17 @@ Four groups, each a map with every key always present (a rule never fails on a m
   code checks, billing = shipping, hour in JST...);
 - ``known``: whether each value is in the shared known-fraud database (seed 004 §17-1-2);
 - ``velocity``: per e-mail, phone, (shipping) address, device, card and IP, how many earlier
-  orders carried the same value in the last hour, day and 30 days — at this merchant
-  (``h1``, ``d1``, ``d30``) and at all merchants (``all_h1``, ``all_d1``, ``all_d30``);
+  orders at this merchant carried the same value in the last hour, day and 30 days (``h1``,
+  ``d1``, ``d30``), and whether orders at several other merchants did (``elsewhere_h1``,
+  ``elsewhere_d1``, ``elsewhere_d30``: true from ``ELSEWHERE_MERCHANTS`` other merchants);
 - ``history``: this merchant's earlier orders with the same e-mail confirmed legitimate.
+
+What other merchants saw reaches a rule only as that coarse signal (seed 004 §37: merchants'
+data is confidential): a count of orders elsewhere, or a threshold the merchant chose, would
+let a merchant test, order by order and through the rules that fired, whether a buyer shops
+at another merchant (docs/fraud.md, "Cross-merchant signal"). :data:`RULE_ENVIRONMENT`
+declares every variable a rule reads; nothing else is handed to a rule, also in backtests
+over orders stored before (:func:`rule_context`).
 
 The database work that fills ``known`` and ``velocity`` is in :mod:`trustdesk.fraud.lookups`.
 """
@@ -26,6 +34,12 @@ from trustdesk.timeutil import to_jst
 
 VELOCITY_KINDS = ("email", "phone", "address", "device", "card", "ip")
 WINDOWS = ("h1", "d1", "d30")
+ELSEWHERE = tuple(f"elsewhere_{window}" for window in WINDOWS)
+# seed 004 §37: the cross-merchant signal needs this many other merchants (a k-anonymity floor:
+# no single merchant's — nor two merchants' — customers can be told from it).
+ELSEWHERE_MERCHANTS = 3
+# The longest string a rule reads (Order.user_agent's limit); the rules' cost bound counts on it.
+TEXT_LIMIT = 1000
 KNOWN_FIELDS = ("email", "phone", "billing_address", "shipping_address", "device", "card", "ip")
 # The kind of value each known-fraud field is matched as: both addresses against one list.
 KNOWN_KIND = {name: "address" if name.endswith("_address") else name for name in KNOWN_FIELDS}
@@ -81,12 +95,75 @@ class Normalised:
         }
 
 
+ORDER_FIELDS: dict[str, type] = {
+    "amount_yen": int,
+    "item_count": int,
+    "quantity": int,
+    "max_unit_price_yen": int,
+    "payment_method": str,
+    "card_bin": str,
+    "has_card_token": bool,
+    "hour_jst": int,
+    "weekday_jst": int,
+    "email_valid": bool,
+    "email_domain": str,
+    "email_free": bool,
+    "email_tagged": bool,
+    "email_digits": int,
+    "has_phone": bool,
+    "phone_kind": str,
+    "phone_region": str,
+    "buyer_age": int,
+    "kana_valid": bool,
+    "billing_prefecture": str,
+    "shipping_prefecture": str,
+    "billing_postal_matches": bool,
+    "shipping_postal_matches": bool,
+    "shipping_postal_known": bool,
+    "billing_equals_shipping": bool,
+    "recipient_differs": bool,
+    "has_ip": bool,
+    "ip_version": int,
+    "has_device": bool,
+    "user_agent": str,
+}
+# Every variable a rule may read, with the type of its value (seed 004 §17-1-3; docs/fraud.md).
+RULE_ENVIRONMENT: dict[str, dict[str, Any]] = {
+    "order": ORDER_FIELDS,
+    "known": dict.fromkeys((*KNOWN_FIELDS, "address", "any"), bool) | {"count": int},
+    "velocity": {
+        kind: dict.fromkeys(WINDOWS, int) | dict.fromkeys(ELSEWHERE, bool)
+        for kind in VELOCITY_KINDS
+    },
+    "history": {"legitimate_d30": int},
+}
+
+
+def rule_context(stored: Any, environment: dict[str, Any] = RULE_ENVIRONMENT) -> dict[str, Any]:
+    """``stored`` features as rules read them: exactly the variables of the environment, each
+    of its type (the type's zero where a value is missing or of another type), strings cut at
+    ``TEXT_LIMIT``. A backtest reads features stored by earlier versions of the service, whose
+    velocity held the raw counts of all merchants: those never reach a rule."""
+    given: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    context: dict[str, Any] = {}
+    for name, kind in environment.items():
+        value = given.get(name)
+        if isinstance(kind, dict):
+            context[name] = rule_context(value, kind)
+        elif isinstance(value, str) and kind is str:
+            context[name] = value[:TEXT_LIMIT]
+        else:
+            context[name] = value if type(value) is kind else kind()
+    return context
+
+
 @dataclass(frozen=True)
 class Lookups:
     """What the database said about an order's values."""
 
     known: dict[str, list[str]] = field(default_factory=dict)  # field → sources
-    velocity: dict[str, dict[str, int]] = field(default_factory=dict)  # kind → window → n
+    # kind → this merchant's counts by window and the cross-merchant signal (ELSEWHERE)
+    velocity: dict[str, dict[str, int | bool]] = field(default_factory=dict)
     legitimate_d30: int = 0
 
 
@@ -153,7 +230,7 @@ def _order_group(order: Order, values: Normalised) -> dict[str, Any]:
         "has_ip": values.ip is not None,
         "ip_version": 0 if values.ip is None else (6 if ":" in values.ip else 4),
         "has_device": values.device is not None,
-        "user_agent": order.user_agent or "",
+        "user_agent": (order.user_agent or "")[:TEXT_LIMIT],
     }
 
 
@@ -163,7 +240,7 @@ def build(order: Order, values: Normalised, lookups: Lookups) -> dict[str, Any]:
     known["address"] = known["billing_address"] or known["shipping_address"]
     known["any"] = any(known[name] for name in KNOWN_FIELDS)
     known_count: int = sum(1 for name in KNOWN_FIELDS if known[name])
-    empty = dict.fromkeys(WINDOWS, 0) | {f"all_{w}": 0 for w in WINDOWS}
+    empty: dict[str, int | bool] = dict.fromkeys(WINDOWS, 0) | dict.fromkeys(ELSEWHERE, False)
     velocity = {kind: empty | lookups.velocity.get(kind, {}) for kind in VELOCITY_KINDS}
     return {
         "order": _order_group(order, values),

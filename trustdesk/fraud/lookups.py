@@ -3,7 +3,9 @@
 The question is one statement (``statements.READ_BY_KEY`` or ``READ_BY_MERCHANT``): the
 merchant, the known-fraud sources of the order's value hashes and the velocity counts of each
 kind of value, as of the order's time. Counts are of *earlier* orders: the order being scored
-is stored after the read. Pure: the statement is run by whoever runs the score's steps
+is stored after the read. How many other merchants had orders with a value is read here and
+only turned into the coarse signal rules see (``features.ELSEWHERE``, seed 004 §37); the
+number goes no further. Pure: the statement is run by whoever runs the score's steps
 (:mod:`trustdesk.fraud.scoring`).
 """
 
@@ -13,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from trustdesk.fraud.features import VELOCITY_FIELD, Lookups
-from trustdesk.fraud.statements import COUNTS
+from trustdesk.fraud.features import ELSEWHERE_MERCHANTS, VELOCITY_FIELD, WINDOWS, Lookups
 
+# Each window's cross-merchant signal and the column of the read it comes from.
+_SIGNALS = tuple((f"elsewhere_{w}", f"others_{w}") for w in WINDOWS)
 WINDOW_LENGTHS = {"h1": timedelta(hours=1), "d1": timedelta(days=1), "d30": timedelta(days=30)}
 
 
@@ -32,7 +35,7 @@ def parameters(at: datetime, hashes: Mapping[str, bytes], count_limit: int) -> d
 def read(rows: Iterable[Any], known_hashes: Mapping[str, bytes]) -> Lookups:
     """Known-fraud matches by field and velocity counts by kind, from the read's rows."""
     sources: dict[bytes, set[str]] = {}
-    velocity: dict[str, dict[str, int]] = {}
+    velocity: dict[str, dict[str, int | bool]] = {}
     legitimate = 0
     for row in rows:
         if row.part is None:  # the merchant's row alone: nothing known, no earlier order
@@ -40,7 +43,10 @@ def read(rows: Iterable[Any], known_hashes: Mapping[str, bytes]) -> Lookups:
         if row.part == "known":
             sources.setdefault(row.key_hash, set()).add(row.source)
             continue
-        velocity[row.part] = {name: int(getattr(row, name) or 0) for name in COUNTS}
+        counts: dict[str, int | bool] = {w: int(getattr(row, w) or 0) for w in WINDOWS}
+        for signal, others in _SIGNALS:
+            counts[signal] = (getattr(row, others) or 0) >= ELSEWHERE_MERCHANTS
+        velocity[row.part] = counts
         if row.part == "email":
             legitimate = int(row.legitimate or 0)
     known = {

@@ -12,8 +12,11 @@ merchant's rule can read the features and nothing else. The Rust implementation 
 ``cel-python`` takes ~25 ms (measured, docs/fraud.md).
 
 A rule set is checked before it is stored: every expression must compile, name only the four
-feature groups, and give a boolean on a sample order — so a typo in a field name is an error
-for the merchant at once, not a rule that silently never fires.
+feature groups, stay within the cost limits (:mod:`trustdesk.fraud.rule_checks`: the engine
+cannot be stopped once it runs) and give a boolean on a sample order — so a typo in a field
+name is an error for the merchant at once, not a rule that silently never fires. A stored
+version is checked again when it is loaded: a rule over today's limits, or reading a variable
+that was removed, does not run and is reported with each score (``rule_error``).
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import cel
+
+from trustdesk.fraud.rule_checks import check_expression, free_names, loop_variables, screen
+from trustdesk.fraud.rule_cost import MAX_RULE_SET_OPERATIONS, rule_set_problem
 
 HIGH, MEDIUM, LOW, TRUSTED = "高", "中", "低", "信頼性高"
 BANDS = (HIGH, MEDIUM, LOW, TRUSTED)
@@ -151,9 +157,14 @@ def validate(rule_set: RuleSet, sample: Mapping[str, Any]) -> None:
         problems.append("thresholds must satisfy trusted < medium <= high")
     names: set[str] = set()
     context = cel.Context(dict(sample))
+    operations = 0
     for rule in rule_set.rules:
-        problems.extend(_rule_problems(rule, names, context))
+        found, cost = _rule_problems(rule, names, context)
+        problems.extend(found)
+        operations += 0 if found else cost  # a rule refused on its own is not counted twice
         names.add(rule.name)
+    if operations > MAX_RULE_SET_OPERATIONS:
+        problems.append(rule_set_problem(operations))
     if problems:
         raise RuleSetInvalid(problems)
     # The form that runs (flat variables) must behave as the form the merchant wrote.
@@ -164,7 +175,8 @@ def validate(rule_set: RuleSet, sample: Mapping[str, Any]) -> None:
         raise RuleSetInvalid(problems)
 
 
-def _rule_problems(rule: Rule, names: set[str], context: cel.Context) -> list[str]:
+def _rule_problems(rule: Rule, names: set[str], context: cel.Context) -> tuple[list[str], int]:
+    """The problems of one rule and its estimated operations."""
     label = f"rule {rule.name!r}"
     problems = []
     if not rule.name.strip() or len(rule.name) > 64:
@@ -178,22 +190,29 @@ def _rule_problems(rule: Rule, names: set[str], context: cel.Context) -> list[st
     if abs(rule.weight) > MAX_WEIGHT:
         problems.append(f"{label}: weight must be between -{MAX_WEIGHT} and {MAX_WEIGHT}")
     if not rule.expression.strip() or len(rule.expression) > MAX_EXPRESSION:
-        return [*problems, f"{label}: an expression of 1 to {MAX_EXPRESSION} characters"]
-    try:
-        program = cel.compile(rule.expression)
-    except (ValueError, RuntimeError) as exc:
-        return [*problems, f"{label}: {exc}"]
-    unknown = set(program.variables()) - VARIABLES
+        return [*problems, f"{label}: an expression of 1 to {MAX_EXPRESSION} characters"], 0
+    checked = check_expression(rule.expression)
+    problems += [f"{label}: {problem}" for problem in checked.problems]
+    if checked.tree is None or checked.program is None or checked.problems:
+        return problems, checked.operations
+    unknown = free_names(checked.tree) - VARIABLES
     if unknown:
         known = ", ".join(sorted(VARIABLES))
-        return [*problems, f"{label}: unknown names {sorted(unknown)}; rules read {known}"]
+        return [*problems, f"{label}: unknown names {sorted(unknown)}; rules read {known}"], 0
+    shadowing = ", ".join(sorted(loop_variables(checked.tree) & VARIABLES))
+    if shadowing:  # flat variables would read the group, not the loop's value
+        return [
+            *problems,
+            f"{label}: 繰り返しの変数に {shadowing} は使えません / a comprehension variable "
+            f"may not be named {shadowing}",
+        ], checked.operations
     try:
-        result = program.execute(context)
+        result = checked.program.execute(context)
     except Exception as exc:  # noqa: BLE001 - CEL raises KeyError, TypeError, RuntimeError...
-        return [*problems, f"{label}: fails on a sample order: {_cel_error(exc)}"]
+        return [*problems, f"{label}: fails on a sample order: {_cel_error(exc)}"], 0
     if not isinstance(result, bool):
         problems.append(f"{label}: must give true or false, gave {type(result).__name__}")
-    return problems
+    return problems, checked.operations
 
 
 def _cel_error(exc: Exception) -> str:
@@ -213,7 +232,7 @@ _TOKEN = re.compile(
     rf"(?P<string>{_STRING})"
     rf"|(?P<has>\bhas\s*\()"
     rf"|(?<![.\w])(?P<group>velocity|order|known|history)\b"
-    rf"(?P<path>(?:\s*\.\s*{_NAME}){{0,2}})"
+    rf"(?P<path>(?:\s*\.\s*{_NAME}\b(?!\s*\()){{0,2}})"  # a method call is not a field
 )
 
 
@@ -258,20 +277,46 @@ def _path(name: str) -> tuple[str, str, str, str | None]:
     return name, group, key, window[0] if window else None
 
 
+def _admitted(rule_set: RuleSet) -> Iterator[tuple[Rule, str, int]]:
+    """Each rule of a stored set checked again (:func:`screen`): the problem that keeps it
+    from running ("" if none; also taking the set past ``MAX_RULE_SET_OPERATIONS``) and its
+    estimated operations."""
+    total = 0
+    for rule in rule_set.rules:
+        problems, operations = screen(rule.expression)
+        problem = "; ".join(problems)
+        if not problem and total + operations > MAX_RULE_SET_OPERATIONS:
+            problem = rule_set_problem(total + operations)
+        if not problem:
+            total += operations
+        yield rule, problem, operations
+
+
 class CompiledRuleSet:
     """A stored rule set ready to run; built once per version (see :func:`compiled`).
 
     Rules read the features as flat variables (:func:`flatten`), and each evaluation passes
-    only those the rules read."""
+    only those the rules read. Each rule is checked again as it is loaded
+    (:func:`~trustdesk.fraud.rule_checks.check_expression`); one that fails, or that would take
+    the set past ``MAX_RULE_SET_OPERATIONS``, does not run: ``problems`` names it, and every
+    evaluation reports it as a ``rule_error``. ``operations`` bounds the work of the rules that
+    run, once per order."""
 
     def __init__(self, rule_set: RuleSet) -> None:
         self.rule_set = rule_set
-        self._programs = []
+        self.operations = 0
+        self.problems: list[str] = []
+        self._programs: list[tuple[Rule, cel.Program | None, str]] = []
         flat: set[str] = set()
         whole: set[str] = set()
-        for rule in rule_set.rules:
+        for rule, problem, operations in _admitted(rule_set):
+            if problem:
+                self.problems.append(f"rule {rule.name!r}: {problem}")
+                self._programs.append((rule, None, problem))
+                continue
             source, names, groups = flatten(rule.expression)
-            self._programs.append((rule, cel.compile(source)))
+            self._programs.append((rule, cel.compile(source), ""))
+            self.operations += operations
             flat |= names
             whole |= groups
         self._flat = [_path(name) for name in sorted(flat)]
@@ -290,11 +335,15 @@ class CompiledRuleSet:
 
     def evaluate(self, features: Mapping[str, Any]) -> Verdict:
         """Score one order's features. A rule that fails at run time (a field the order
-        lacks) does not fire and is listed among the reasons with its error."""
+        lacks), or was refused when loaded, does not fire and is listed among the reasons
+        with its error."""
         context = self._context(features)
         score, forced = 0, None
         reasons: list[dict[str, Any]] = []
-        for rule, program in self._programs:
+        for rule, program, refused in self._programs:
+            if program is None:
+                reasons.append({"type": "rule_error", "rule": rule.name, "detail": refused})
+                continue
             try:
                 fired = program.execute(context) is True
             except Exception as exc:  # noqa: BLE001 - see _rule_problems
@@ -317,6 +366,26 @@ _CACHE: dict[str, CompiledRuleSet] = {}
 
 def cached(fingerprint: str) -> CompiledRuleSet | None:
     return _CACHE.get(fingerprint)
+
+
+_PROBLEMS: dict[str, list[str]] = {}
+
+
+def version_problems(fingerprint: str, rules: Any, thresholds: Any) -> list[str]:
+    """The rules of a stored version that do not run, with why: what a listing of versions
+    shows. Cached by fingerprint like :func:`compiled`, without compiling what would run."""
+    found = _CACHE.get(fingerprint)
+    if found is not None:
+        return found.problems
+    problems = _PROBLEMS.get(fingerprint)
+    if problems is None:
+        if len(_PROBLEMS) >= 4096:
+            _PROBLEMS.clear()
+        rule_set = rule_set_from_json(rules, thresholds)
+        problems = _PROBLEMS[fingerprint] = [
+            f"rule {rule.name!r}: {problem}" for rule, problem, _ in _admitted(rule_set) if problem
+        ]
+    return problems
 
 
 def compiled(fingerprint: str, rules: Any, thresholds: Any) -> CompiledRuleSet:

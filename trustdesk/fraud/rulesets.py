@@ -2,8 +2,14 @@
 
 A version is never changed once stored, so every score can say which logic made it
 (``rules_version``) and a backtest compares like with like: the candidate runs over the
-features each past order was scored with — the known-fraud matches and velocity of that moment
-— and the answer is how the bands would have changed.
+features each past order was scored with — the known-fraud matches and velocity of that moment,
+as rules may read them (``features.rule_context``) — and the answer is how the bands would have
+changed. A backtest does bounded work: it reads no more orders than the candidate's estimated
+cost lets it within ``rule_cost.MAX_BACKTEST_OPERATIONS``.
+
+A version stored before today's checks that no longer passes them (a rule over the cost
+limits, or reading a removed variable) is shown with its ``problems`` and cannot be activated;
+if it is the active one, its other rules go on scoring.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from trustdesk.fraud import features
 from trustdesk.fraud.exceptions import RuleSetNotFound
 from trustdesk.fraud.models import Merchant, RuleSetVersion, ScoredOrder
 from trustdesk.fraud.order import Order
+from trustdesk.fraud.rule_cost import CONTEXT_OPERATIONS, MAX_BACKTEST_OPERATIONS
 from trustdesk.fraud.rules import (
+    RuleSetInvalid,
     compiled,
     rule_set_from_json,
     validate,
+    version_problems,
 )
 from trustdesk.timeutil import iso_jst
 
@@ -63,6 +72,7 @@ def sample_features() -> dict[str, Any]:
 
 
 def version_json(row: RuleSetVersion, active_version: int) -> dict[str, Any]:
+    """A version as the merchant sees it; ``problems`` lists its rules that do not run."""
     return {
         "rules_version": row.version,
         "active": row.version == active_version,
@@ -71,6 +81,7 @@ def version_json(row: RuleSetVersion, active_version: int) -> dict[str, Any]:
         "note": row.note,
         "rules": row.rules,
         "thresholds": row.thresholds,
+        "problems": version_problems(row.fingerprint, row.rules, row.thresholds),
     }
 
 
@@ -119,8 +130,12 @@ def create_version(
 
 
 def activate(session: Session, merchant: Merchant, version: int, now: datetime) -> RuleSetVersion:
-    """From now on the merchant's orders are scored with ``version``."""
+    """From now on the merchant's orders are scored with ``version``; one whose rules do not
+    all pass today's checks is refused with their problems."""
     row = get_version(session, merchant.id, version)
+    problems = version_problems(row.fingerprint, row.rules, row.thresholds)
+    if problems:
+        raise RuleSetInvalid(problems)
     merchant.active_version = row.version
     row.activated_at = now
     return row
@@ -133,11 +148,16 @@ def backtest(
     since: datetime | None = None,
     limit: int = 10000,
     examples: int = 50,
+    budget: int = MAX_BACKTEST_OPERATIONS,
 ) -> dict[str, Any]:
     """How the bands of the merchant's last ``limit`` scored orders would change under
-    ``version``: counts before and after, transitions, and up to ``examples`` changed orders."""
+    ``version``: counts before and after, transitions, and up to ``examples`` changed orders.
+    Fewer orders are read when the version's cost would take ``limit`` of them beyond the
+    ``budget`` of operations (``order_limit`` says how many may be)."""
     stored = get_version(session, merchant.id, version)
     candidate = compiled(stored.fingerprint, stored.rules, stored.thresholds)
+    affordable = budget // (candidate.operations + CONTEXT_OPERATIONS)
+    requested, limit = limit, min(limit, affordable)
     query = (
         select(
             ScoredOrder.order_id,
@@ -157,7 +177,7 @@ def backtest(
     transitions: Counter[tuple[str, str]] = Counter()
     changed: list[dict[str, Any]] = []
     for past in session.execute(query):
-        verdict = candidate.evaluate(past.features)
+        verdict = candidate.evaluate(features.rule_context(past.features))
         before[past.band] += 1
         after[verdict.band] += 1
         if verdict.band != past.band:
@@ -175,6 +195,8 @@ def backtest(
                 )
     return {
         "rules_version": version,
+        "order_limit": limit,
+        "limited_by_cost": affordable < requested,
         "orders": sum(before.values()),
         "changed": sum(transitions.values()),
         "bands_before": dict(before),

@@ -7,8 +7,9 @@ or ``READ_BY_MERCHANT`` (the CLI), and one ``INSERT_ORDER``. The read answers at
   and any result already stored for the order id (a merchant retrying after a time-out);
 - the known-fraud sources of each of the order's value hashes (§17-1-2);
 - for each kind of value, the earlier orders with the same one in the last hour, day and 30
-  days, at this merchant and at all merchants, and this merchant's orders with the e-mail found
-  legitimate (§17-1-3).
+  days at this merchant, how many other merchants had such orders in each window (turned into
+  the coarse cross-merchant signal by ``lookups.read``: §37), and this merchant's orders with
+  the e-mail found legitimate (§17-1-3).
 
 as ``WITH merchant AS (...) SELECT merchant.*, found.* FROM merchant LEFT JOIN (known UNION
 ALL velocity) AS found ON true``: every row carries the merchant's columns (one row with an
@@ -36,6 +37,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    distinct,
     func,
     literal_column,
     null,
@@ -51,7 +53,8 @@ from trustdesk.fraud.merchants import KEY_ROW
 from trustdesk.fraud.models import KnownFraud, Merchant, MerchantKey, RuleSetVersion, ScoredOrder
 
 WINDOWS = ("h1", "d1", "d30")
-COUNTS = ("h1", "d1", "d30", "all_h1", "all_d1", "all_d30")
+# This merchant's orders by window, then the other merchants that had such orders by window.
+COUNTS = ("h1", "d1", "d30", "others_h1", "others_d1", "others_d30")
 # The parameters that carry the order's value hashes: one for each kind velocity counts (the
 # shipping address is "address") and the billing address, which only known fraud matches.
 HASHED = (*VELOCITY_KINDS, "billing_address")
@@ -110,6 +113,11 @@ def _count(*conditions: Any) -> Any:
     return func.sum(case((and_(*conditions), _ONE), else_=_ZERO), type_=Integer)
 
 
+def _merchants(merchant_id: Any, *conditions: Any) -> Any:
+    """How many merchants' orders meet ``conditions``."""
+    return func.count(distinct(case((and_(*conditions), merchant_id))), type_=Integer)
+
+
 def _part(name: str) -> Any:
     assert name.isalpha()  # written into the SQL as it is
     return literal_column(f"'{name}'", String).label("part")
@@ -131,8 +139,7 @@ def _recent(kind: str) -> Select[Any]:
     ``count_limit``, newest first, down the value's index. A value on tens of thousands of
     orders — a carrier's shared address, a forwarding warehouse — would otherwise cost a score
     time in proportion (20–36 ms of PostgreSQL at 54,000, bench/RESULTS.md). Below the limit
-    every count is exact; at it, ``all_d30`` is the limit and the other counts are of those
-    newest orders."""
+    every count is exact; at it, the counts are of those newest orders."""
     newest = (
         select(_part(kind), ScoredOrder.merchant_id, ScoredOrder.ordered_at, ScoredOrder.outcome)
         .where(
@@ -148,13 +155,14 @@ def _recent(kind: str) -> Select[Any]:
 
 
 def _velocity(merchant: Any) -> Select[Any]:
-    """For each kind of value, its earlier orders counted per window, at ``merchant`` and at
-    all merchants, and with the e-mail the merchant's orders found legitimate (the history).
-    One aggregate grouped by kind over the kinds' newest orders: PostgreSQL sets up a plan
-    for every execution, and six aggregates of seven sums each were a sixth of its CPU a
-    score. A kind with no earlier order has no row."""
+    """For each kind of value, its earlier orders at ``merchant`` counted per window, the
+    other merchants that had such orders per window, and the merchant's orders with the
+    e-mail found legitimate (the history). One aggregate grouped by kind over the kinds'
+    newest orders: PostgreSQL sets up a plan for every execution, and six aggregates of seven
+    sums each were a sixth of its CPU a score. A kind with no earlier order has no row."""
     recent = union_all(*(_recent(kind) for kind in VELOCITY_KINDS)).subquery("recent")
     mine = recent.c.merchant_id == merchant.c.merchant_id
+    others = recent.c.merchant_id != merchant.c.merchant_id
     since = {window: recent.c.ordered_at > bindparam(f"since_{window}") for window in WINDOWS}
     email = recent.c.part == literal_column("'email'", String)
     return (
@@ -163,7 +171,10 @@ def _velocity(merchant: Any) -> Select[Any]:
             cast(null(), LargeBinary).label("key_hash"),
             cast(null(), String).label("source"),
             *(_count(condition, mine).label(window) for window, condition in since.items()),
-            *(_count(condition).label(f"all_{window}") for window, condition in since.items()),
+            *(
+                _merchants(recent.c.merchant_id, condition, others).label(f"others_{window}")
+                for window, condition in since.items()
+            ),
             _count(email, mine, recent.c.outcome == "legitimate").label("legitimate"),
         )
         .select_from(recent.join(merchant, true()))

@@ -130,6 +130,8 @@ def activate(
             )
     except FraudError as exc:
         return redirect("/merchant", str(exc))
+    except RuleSetInvalid as exc:  # rules that no longer run: each problem, on the page
+        return _overview(request, runtime, user, error=str(exc))
     return redirect("/merchant", _t(request)("merchant.activated", version=version))
 
 

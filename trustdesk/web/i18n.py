@@ -256,6 +256,14 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "v{version} を過去の注文{orders}件に適用すると、{changed}件の判定が変わります",
         "v{version} on {orders} past orders: {changed} would change band",
     ),
+    "merchant.backtest_limited": (
+        "評価の負荷の上限により、直近{limit}件の注文で試しました。",
+        "Tried on the newest {limit} orders: the evaluation budget allows no more.",
+    ),
+    "merchant.not_run": (
+        "このバージョンの次のルールは実行されません（他のルールで判定します）。適用できません。",
+        "These rules of this version do not run (the others still score); it cannot be activated.",
+    ),
     "merchant.before": ("現在", "Now"),
     "merchant.after": ("適用後", "With this version"),
     "merchant.new_version": ("新しいバージョンを作成（JSON）", "New version (JSON)"),
