@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.cases.scenario import takedown_told_the_requester
 from tests.conftest import COMPLAINTS, CliResult
 from tests.web.conftest import PASSWORD
 
@@ -103,3 +104,27 @@ def test_bulk_assignment_and_logout(browser: Any, server: str) -> None:
     page.wait_for_url(f"{server}/login")
     page.goto(f"{server}/queue")
     assert "/login" in page.url
+
+
+def test_the_supervisor_reveals_the_notices_to_the_requester(
+    browser: Any, server: str, cli: CliResult, examplenet: None, tmp_path: Path
+) -> None:
+    """Masked on the page; shown in place through htmx once the reason is given (issue 17)."""
+    case_id = takedown_told_the_requester(cli, tmp_path)
+    page = browser.new_page(locale="ja-JP")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    _log_in(page, server, "supervisor")
+    page.goto(f"{server}/cases/{case_id}")
+    told = page.locator("details.notice[data-template='takedown.taken_down']")
+    assert "申告者宛て（非表示）" in told.locator("summary").inner_text()
+    assert "小林" not in page.content()
+    page.fill("#notices input[name=reason]", "申立者への結果連絡のため")
+    page.click("#notices button")
+    page.wait_for_selector(
+        "details.notice[data-template='takedown.taken_down'] pre.mail", state="attached"
+    )
+    told.locator("summary").click()
+    assert told.locator("pre.mail").inner_text().startswith("小林 誠 様")
+    assert page.locator("h1").count() == 1  # swapped in place, not a page of its own
+    assert not errors, errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import default
@@ -49,7 +50,9 @@ def subscriber(cli: Run, subscriber_id: str) -> dict[str, Any]:
 
 
 def outbox(cli: Run) -> list[dict[str, Any]]:
-    return json_lines(cli("outbox", "list", "--json").stdout)
+    """Every notice unmasked: the scenarios check what the complainant was sent too (the read
+    is audited; masking itself is tests/cases/test_views.py's)."""
+    return json_lines(cli("outbox", "list", "--json", "--reason", "scenario check").stdout)
 
 
 def variant(tmp_path: Path, name: str, *swaps: tuple[bytes, bytes]) -> Path:
@@ -87,3 +90,35 @@ def second_xarf(tmp_path: Path) -> Path:
         (b"<xarf-7781@", b"<xarf-7782@"),
         (b"Report-ID: 2d6a3c1e-7781@", b"Report-ID: 2d6a3c1e-7782@"),
     )
+
+
+# The takedown requester of the fixtures, as every surface must keep them from a masked reader.
+REQUESTER_TRACES = ("小林", "kobayashi", "claimant.example", "03-0000-0000", "千代田1-1")
+
+
+def takedown_told_the_requester(cli: Run, tmp_path: Path) -> int:
+    """A takedown case whose notices name the requester everywhere they may: the inquiry to the
+    sender (the requester consented to disclosure), the notice of the takedown to the requester
+    (its body opens with their name), and the requester's own reply quoted in the timeline.
+    Returns the case number."""
+    form = json.loads((COMPLAINTS / "takedown_request.json").read_text(encoding="utf-8"))
+    form["disclose_name_to_sender"] = True
+    request = tmp_path / "consenting-request.json"
+    request.write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
+    [line] = ingest(cli, "2026-10-20T15:00:00+09:00", request)
+    case_id = int(line["case_id"])
+    at(cli, "2026-10-28T00:00:00+09:00", "tick")  # no objection in 7 days: taken down, told
+    reply = tmp_path / "requester-reply.eml"
+    reply.write_text(
+        "From: 小林 誠 <kobayashi@claimant.example>\n"
+        f"Subject: Re: [TD-{case_id:06d}] 送信防止措置実施のお知らせ\n"
+        "Message-ID: <thanks-1@claimant.example>\n\n"
+        "小林です。対応ありがとうございました。電話 03-0000-0000\n",
+        encoding="utf-8",
+    )
+    at(
+        cli,
+        "2026-10-28T10:00:00+09:00",
+        "cases", "reply", str(case_id), "--file", str(reply), "--role", "complainant",
+    )  # fmt: skip
+    return case_id

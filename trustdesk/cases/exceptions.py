@@ -16,3 +16,16 @@ class CaseOperationRefused(ValueError):
 
 class ActionNotFound(LookupError):
     """No enforcement action has that number."""
+
+
+class SubscriberNotFound(LookupError):
+    """No subscriber has that id."""
+
+
+class ComplainantSealed(PermissionError):
+    """A reader whose role may not see who complained gave a reason to see it (seed 000 (3)):
+    the reason does not stand in for the permission."""
+
+
+class ReasonRequired(ValueError):
+    """An audited read was asked for with a reason too short to say anything."""

@@ -1,88 +1,16 @@
-"""The JSON shapes of cases, subscribers and the outbox, shared by the CLI and the API.
+"""The JSON shapes of a case's rows, shared by the CLI and the API.
 
 Field names are a contract with scripts outside the project (issue 3): keep them, add freely.
+Pure: the rows are read, masked and audited by ``cases.views``, which every surface calls.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from trustdesk.attribution.models import Subscriber
 from trustdesk.billing.models import LedgerEntry
-from trustdesk.cases import workflows
-from trustdesk.cases.models import (
-    Case,
-    CaseComplaint,
-    CaseReply,
-    EnforcementAction,
-    Notice,
-    TimelineEntry,
-)
-from trustdesk.cases.service import view_of
+from trustdesk.cases.models import Case, CaseReply, EnforcementAction, Notice, TimelineEntry
 from trustdesk.timeutil import iso_jst
-
-
-def case_json(session: Session, case: Case) -> dict[str, Any]:
-    return {
-        "case_id": case.id,
-        "reference": case.reference,
-        "workflow": case.workflow,
-        "kind": case.kind,
-        "state": case.state,
-        "closed": case.closed,
-        "subscriber_id": case.subscriber_id,
-        "opened_at": iso_jst(case.opened_at),
-        "deadline_at": iso_jst(case.deadline_at),
-        "policy_version": case.policy_version,
-        "rung": case.rung,
-        "assignee": case.assignee,
-        "merged_into": case.merged_into,
-        "complaints": list(
-            session.scalars(
-                select(CaseComplaint.complaint_id)
-                .where(CaseComplaint.case_id == case.id)
-                .order_by(CaseComplaint.complaint_id)
-            )
-        ),
-        "charges": [
-            _charge(entry)
-            for entry in session.scalars(
-                select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id)
-            )
-        ],
-        "actions": [
-            action_json(action)
-            for action in session.scalars(
-                select(EnforcementAction)
-                .where(EnforcementAction.case_id == case.id)
-                .order_by(EnforcementAction.id)
-            )
-        ],
-        "timeline": [
-            _entry(entry)
-            for entry in session.scalars(
-                select(TimelineEntry)
-                .where(TimelineEntry.case_id == case.id)
-                .order_by(TimelineEntry.id)
-            )
-        ],
-        "notices": [
-            notice_json(notice, with_body=False)
-            for notice in session.scalars(
-                select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)
-            )
-        ],
-        "replies": [
-            reply_json(reply)
-            for reply in session.scalars(
-                select(CaseReply).where(CaseReply.case_id == case.id).order_by(CaseReply.id)
-            )
-        ],
-        "allowed_events": list(workflows.allowed_events(view_of(session, case))),
-    }
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -98,45 +26,6 @@ def case_summary(case: Case) -> dict[str, Any]:
         "deadline_at": iso_jst(case.deadline_at),
         "policy_version": case.policy_version,
         "assignee": case.assignee,
-    }
-
-
-def subscriber_json(session: Session, subscriber: Subscriber) -> dict[str, Any]:
-    ledger = session.scalars(
-        select(LedgerEntry)
-        .where(LedgerEntry.subscriber_id == subscriber.subscriber_id)
-        .order_by(LedgerEntry.id)
-    ).all()
-    return {
-        "subscriber_id": subscriber.subscriber_id,
-        "name": subscriber.name,
-        "email": subscriber.email,
-        "plan": subscriber.plan,
-        "monthly_fee_yen": subscriber.monthly_fee_yen,
-        "status": subscriber.status,
-        "lang": subscriber.lang,
-        "balance_yen": sum(entry.amount_yen for entry in ledger),
-        "ledger": [_charge(entry) for entry in ledger],
-        "actions": [
-            action_json(action)
-            for action in session.scalars(
-                select(EnforcementAction)
-                .where(EnforcementAction.subscriber_id == subscriber.subscriber_id)
-                .order_by(EnforcementAction.id)
-            )
-        ],
-        "cases": list(
-            session.scalars(
-                select(Case.id)
-                .where(Case.subscriber_id == subscriber.subscriber_id)
-                .order_by(Case.id)
-            )
-        ),
-        "open_cases": session.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(Case.subscriber_id == subscriber.subscriber_id, Case.closed.is_(False))
-        ),
     }
 
 
@@ -160,7 +49,7 @@ def notice_json(notice: Notice, with_body: bool = True) -> dict[str, Any]:
     return line
 
 
-def _charge(entry: LedgerEntry) -> dict[str, Any]:
+def charge_json(entry: LedgerEntry) -> dict[str, Any]:
     return {
         "kind": entry.kind,
         "amount_yen": entry.amount_yen,
@@ -205,7 +94,7 @@ def reply_json(reply: CaseReply) -> dict[str, Any]:
     }
 
 
-def _entry(entry: TimelineEntry) -> dict[str, Any]:
+def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
     return {
         "at": iso_jst(entry.at),
         "actor": entry.actor,

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk import db
-from trustdesk.attribution.models import Subscriber
-from trustdesk.cases import provisioning, runner, workflows
+from trustdesk.access.roles import Permission
+from trustdesk.cases import provisioning, runner, views, workflows
 from trustdesk.cases import schemas as case_schemas
 from trustdesk.cases import service as cases
-from trustdesk.cases.models import Case, EnforcementAction, Notice
+from trustdesk.cases.exceptions import ReasonRequired, SubscriberNotFound
+from trustdesk.cases.models import Case, EnforcementAction
 from trustdesk.commands.common import (
     Runtime,
     cli_actor,
@@ -27,7 +28,6 @@ from trustdesk.commands.common import (
     out,
     runtime_of,
 )
-from trustdesk.privacy.service import record_access
 from trustdesk.timeutil import iso_jst
 
 commands = typer.Typer()
@@ -37,6 +37,26 @@ outbox_app = typer.Typer(no_args_is_help=True, help="Notices kept with their cas
 commands.add_typer(cases_app, name="cases")
 commands.add_typer(subscribers_app, name="subscribers")
 commands.add_typer(outbox_app, name="outbox")
+
+# What the text output shows for a notice to the complainant, masked (seed 000 (3)).
+MASKED_RECIPIENT = "申告者宛て（非表示）"
+UnmaskReason = Annotated[
+    str | None,
+    typer.Option(
+        "--reason",
+        help="Why you need to see who complained (kept in the audit trail); without it, "
+        "notices to the complainant are masked",
+    ),
+]
+
+
+def _reader(reason: str | None = None) -> views.Reader:
+    """The local operator: every permission, yet the complainant shown only for a reason of
+    their own, audited (the console asks the same)."""
+    try:
+        return views.Reader(cli_actor(), frozenset(Permission), reason)
+    except ReasonRequired as exc:
+        raise fail(str(exc)) from exc
 
 
 # -- cases, subscribers, outbox, deadlines ------------------------------------------------------
@@ -79,13 +99,16 @@ def cases_show(
     ctx: typer.Context,
     case_id: Annotated[str, typer.Argument(help="Case number or reference (TD-000012)")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: UnmaskReason = None,
 ) -> None:
     """One case: state, deadline, policy version, charges, actions, notices and timeline."""
-    with db.unit_of_work(runtime_of(ctx).factory) as session:
+    runtime, reader = runtime_of(ctx), _reader(reason)
+    with db.unit_of_work(runtime.factory) as session:
         try:
-            line = case_schemas.case_json(session, cases.get_case(session, case_id))
+            case = cases.get_case(session, case_id)
         except cases.CaseNotFound as exc:
             raise fail(str(exc), 1) from exc
+        line = views.case_detail(session, case, reader, runtime.now())
     if as_json:
         emit(line)
         return
@@ -121,7 +144,8 @@ def _case_operation(
             case = cases.get_case(session, case_id)
             shown = operation(session, case)
             session.flush()
-            line = case_schemas.case_json(session, shown if isinstance(shown, Case) else case)
+            shown = shown if isinstance(shown, Case) else case
+            line = views.case_detail(session, shown, _reader(), runtime.now())
     except CASE_ERRORS as exc:
         raise fail(str(exc), 1) from exc
     runner.deliver(runtime.factory, runtime.settings, runtime.now())
@@ -267,23 +291,15 @@ def subscribers_show(
     ctx: typer.Context,
     subscriber_id: Annotated[str, typer.Argument()],
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail)")] = "operator review",
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail)")] = None,
 ) -> None:
     """A subscriber's status, account balance, charges, enforcement actions and cases."""
-    runtime = runtime_of(ctx)
-    with db.unit_of_work(runtime.factory) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            raise fail(f"no subscriber {subscriber_id}", 1)
-        line = case_schemas.subscriber_json(session, subscriber)
-        record_access(
-            session,
-            actor=cli_actor(),
-            action="view-subscriber",
-            subject=subscriber_id,
-            now=runtime.now(),
-            reason=reason,
-        )
+    runtime, reader = runtime_of(ctx), _reader(reason)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            line = views.subscriber(session, subscriber_id, reader, runtime.now())
+    except SubscriberNotFound as exc:
+        raise fail(str(exc), 1) from exc
     if as_json:
         emit(line)
         return
@@ -307,20 +323,23 @@ def outbox_list(
     ctx: typer.Context,
     case_id: Annotated[str | None, typer.Option("--case", help="Only this case")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    reason: UnmaskReason = None,
 ) -> None:
     """Every notice with its case: sent, kept (no SMTP configured), pending or failed."""
-    with db.unit_of_work(runtime_of(ctx).factory) as session:
-        query = select(Notice).order_by(Notice.id)
-        if case_id:
-            query = query.where(Notice.case_id == cases.get_case(session, case_id).id)
-        lines = [case_schemas.notice_json(notice) for notice in session.scalars(query)]
+    runtime, reader = runtime_of(ctx), _reader(reason)
+    try:
+        with db.unit_of_work(runtime.factory) as session:
+            case = cases.get_case(session, case_id) if case_id else None
+            lines = views.outbox(session, reader, runtime.now(), case=case)
+    except cases.CaseNotFound as exc:
+        raise fail(str(exc), 1) from exc
     for line in lines:
         if as_json:
             emit(line)
         else:
             out.print(
                 f"{line['notice_id']}\tcase {line['case_id']}\t{line['status']}\t"
-                f"{line['to']}\t{line['subject']}",
+                f"{MASKED_RECIPIENT if line['masked'] else line['to']}\t{line['subject']}",
                 highlight=False,
                 markup=False,
             )
@@ -375,11 +394,9 @@ def actions_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every enforcement action with where its hand-over to provisioning stands."""
-    query = select(EnforcementAction).order_by(EnforcementAction.id)
-    if status:
-        query = query.where(EnforcementAction.status == status)
-    with db.unit_of_work(runtime_of(ctx).factory) as session:
-        lines = [case_schemas.action_json(action) for action in session.scalars(query)]
+    runtime = runtime_of(ctx)
+    with db.unit_of_work(runtime.factory) as session:
+        lines = views.actions(session, _reader(), runtime.now(), status=status)
     for line in lines:
         if as_json:
             emit(line)

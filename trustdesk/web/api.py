@@ -11,23 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from trustdesk.access.roles import Permission
 from trustdesk.access.service import Principal
-from trustdesk.attribution.models import Subscriber
-from trustdesk.cases import runner
+from trustdesk.cases import runner, views
 from trustdesk.cases import schemas as case_schemas
 from trustdesk.cases import service as cases
-from trustdesk.cases.models import EnforcementAction, Notice
 from trustdesk.cases.queue import QueueFilter, queue
 from trustdesk.cases.service import MAX_ID
 from trustdesk.db import unit_of_work
 from trustdesk.intake import service as intake
 from trustdesk.intake.models import Complaint
-from trustdesk.privacy.masking import mask_email, mask_name
 from trustdesk.privacy.service import record_access
 from trustdesk.web.auth import api_permission
 from trustdesk.web.deps import RuntimeDep, WebRuntime
@@ -67,6 +63,23 @@ ActionReader = Annotated[Principal, _caller(Permission.ACTIONS_READ)]
 OutboxReader = Annotated[Principal, _caller(Permission.OUTBOX_READ)]
 EvidenceReader = Annotated[Principal, _caller(Permission.EVIDENCE_READ)]
 ComplainantReader = Annotated[Principal, _caller(Permission.COMPLAINANT_READ)]
+# seed 000 (3): who complained is masked unless a complainant.read role gives its reason
+UnmaskReason = Annotated[
+    str | None,
+    Query(
+        min_length=views.MIN_REASON,
+        max_length=500,
+        pattern=views.REASON_PATTERN,
+        description="Why you need to see who complained, for the audit trail. Without it, "
+        "notices to the complainant come masked (to and body null, masked true) and their name "
+        "and address are cut from every text; with it, a key whose role reads the complainant "
+        "gets them and the read is audited, any other key gets 403",
+    ),
+]
+
+
+def _reader(caller: Principal, reason: str | None = None) -> views.Reader:
+    return views.Reader.of_role(caller.actor, caller.role, reason)
 
 
 @router.post(
@@ -179,13 +192,20 @@ def list_cases(
     "/cases/{case_id}",
     tags=["cases"],
     response_model=CaseDetail,
-    responses={404: {"model": Problem}},
+    responses={
+        403: {"model": Problem, "description": "A reason from a role that may not unmask"},
+        404: {"model": Problem},
+    },
 )
-def show_case(case_id: str, runtime: RuntimeDep, caller: CaseReader) -> dict[str, object]:
+def show_case(
+    case_id: str, runtime: RuntimeDep, caller: CaseReader, reason: UnmaskReason = None
+) -> dict[str, object]:
     """One case: the ``trustdesk cases show --json`` shape. ``case_id`` is the number or the
-    reference (TD-000012)."""
+    reference (TD-000012). Notices to the complainant are masked unless ``reason`` is given
+    by a role that reads the complainant (audited)."""
     with unit_of_work(runtime.factory) as session:
-        return case_schemas.case_json(session, cases.get_case(session, case_id))
+        case = cases.get_case(session, case_id)
+        return views.case_detail(session, case, _reader(caller, reason), runtime.now())
 
 
 @router.post(
@@ -214,7 +234,7 @@ def decide(
             runtime.settings.provider,
             decision.note,
         )
-        answer = case_schemas.case_json(session, case)
+        answer = views.case_detail(session, case, _reader(caller), now)
     background.add_task(runner.deliver, runtime.factory, runtime.settings, now)
     return answer
 
@@ -230,27 +250,20 @@ def show_subscriber(
     runtime: RuntimeDep,
     caller: SubscriberReader,
     reason: Annotated[
-        str, Query(max_length=500, description="Why, for the audit trail")
-    ] = "api lookup",
+        str | None,
+        Query(
+            min_length=views.MIN_REASON,
+            max_length=500,
+            pattern=views.REASON_PATTERN,
+            description="Why, for the audit trail",
+        ),
+    ] = None,
 ) -> dict[str, object]:
-    """Status, balance, charges, enforcement actions and cases. Name and e-mail are personal
-    data: masked unless the role reads personal data; the read is audited either way."""
+    """Status, balance, charges, enforcement actions and cases. Name, e-mail and phone are
+    personal data: masked unless the role reads personal data; the read is audited either way.
+    The ledger is null for a role that does not read it."""
     with unit_of_work(runtime.factory) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}")
-        answer = case_schemas.subscriber_json(session, subscriber)
-        record_access(
-            session,
-            actor=caller.actor,
-            action="view-subscriber",
-            subject=subscriber_id,
-            now=runtime.now(),
-            reason=reason,
-        )
-    if not caller.can(Permission.PERSONAL_DATA_READ):
-        answer |= {"name": mask_name(answer["name"]), "email": mask_email(answer["email"])}
-    return answer
+        return views.subscriber(session, subscriber_id, _reader(caller, reason), runtime.now())
 
 
 @router.get("/actions", tags=["actions"], response_model=list[Action])
@@ -261,22 +274,20 @@ def list_actions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, object]]:
     """Enforcement actions, newest first; ``status=failed`` shows what provisioning refused."""
-    query = select(EnforcementAction).order_by(EnforcementAction.id.desc()).limit(limit)
-    if status:
-        query = query.where(EnforcementAction.status == status)
     with unit_of_work(runtime.factory) as session:
-        return [
-            case_schemas.action_json(action)
-            | {"action_id": action.id, "subscriber_id": action.subscriber_id}
-            for action in session.scalars(query)
-        ]
+        return views.actions(
+            session, _reader(caller), runtime.now(), status=status, limit=limit, newest_first=True
+        )
 
 
 @router.get(
     "/outbox",
     tags=["outbox"],
     response_model=list[OutboxNotice],
-    responses={404: {"model": Problem, "description": "No such case"}},
+    responses={
+        403: {"model": Problem, "description": "A reason from a role that may not unmask"},
+        404: {"model": Problem, "description": "No such case"},
+    },
 )
 def list_outbox(
     runtime: RuntimeDep,
@@ -284,15 +295,20 @@ def list_outbox(
     case: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    reason: UnmaskReason = None,
 ) -> list[dict[str, object]]:
-    """Notices with their bodies, newest first (``outbox list --json``)."""
-    query = select(Notice).order_by(Notice.id.desc()).limit(limit)
-    if status:
-        query = query.where(Notice.status == status)
+    """Notices with their bodies, newest first (``outbox list --json``); notices to the
+    complainant are masked unless ``reason`` is given by a role that reads the complainant."""
     with unit_of_work(runtime.factory) as session:
-        if case:
-            query = query.where(Notice.case_id == cases.get_case(session, case).id)
-        return [case_schemas.notice_json(notice) for notice in session.scalars(query)]
+        return views.outbox(
+            session,
+            _reader(caller, reason),
+            runtime.now(),
+            case=cases.get_case(session, case) if case else None,
+            status=status,
+            limit=limit,
+            newest_first=True,
+        )
 
 
 @router.get(

@@ -12,15 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustdesk.access.roles import Permission
-from trustdesk.attribution.models import Subscriber
-from trustdesk.billing.models import LedgerEntry
-from trustdesk.cases import runner, workflows
+from trustdesk.access.service import SessionUser
+from trustdesk.cases import runner, views, workflows
 from trustdesk.cases import service as cases
-from trustdesk.cases.models import Case, CaseComplaint, EnforcementAction, Notice, TimelineEntry
+from trustdesk.cases.models import Case, CaseComplaint
 from trustdesk.db import unit_of_work
 from trustdesk.intake.models import Complaint
 from trustdesk.network import service as network
@@ -37,8 +36,14 @@ router = APIRouter(include_in_schema=False)
 _AUTOMATIC = frozenset({"open", "deadline", "complaint"})
 
 
+def _reader(user: SessionUser, reason: str | None = None) -> views.Reader:
+    return views.Reader.of_role(user.principal.actor, user.principal.role, reason)
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(case_id: str, request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+    """The case with its notices masked (seed 000 (3)): a role that may see who complained
+    reveals them with a reason (``reveal_notices``)."""
     require(user, Permission.CASES_READ)
     with unit_of_work(runtime.factory) as session:
         case = cases.get_case(session, case_id)
@@ -50,30 +55,16 @@ def case_page(case_id: str, request: Request, runtime: RuntimeDep, user: Console
             now=runtime.now(),
             reason="case page",
         )
-        allowed = workflows.allowed_events(cases.view_of(session, case))
+        detail = views.case_detail(session, case, _reader(user), runtime.now(), with_bodies=True)
         context: dict[str, Any] = {
             "case": case,
-            "decisions": [e for e in allowed if e not in _AUTOMATIC],
-            "timeline": _all(
-                session,
-                select(TimelineEntry)
-                .where(TimelineEntry.case_id == case.id)
-                .order_by(TimelineEntry.id),
-            ),
+            "case_id": case.id,
+            "decisions": [e for e in detail["allowed_events"] if e not in _AUTOMATIC],
+            "timeline": detail["timeline"],
             "complaints": _case_complaints(session, case),
-            "notices": _all(
-                session, select(Notice).where(Notice.case_id == case.id).order_by(Notice.id)
-            ),
-            "charges": _all(
-                session,
-                select(LedgerEntry).where(LedgerEntry.case_id == case.id).order_by(LedgerEntry.id),
-            ),
-            "actions": _all(
-                session,
-                select(EnforcementAction)
-                .where(EnforcementAction.case_id == case.id)
-                .order_by(EnforcementAction.id),
-            ),
+            "notices": detail["notices"],
+            "charges": detail["charges"],
+            "actions": detail["actions"],
         }
     principal = user.principal
     return render(
@@ -88,8 +79,31 @@ def case_page(case_id: str, request: Request, runtime: RuntimeDep, user: Console
     )
 
 
-def _all(session: Session, query: Select[Any]) -> list[Any]:
-    return list(session.scalars(query))
+@router.post("/cases/{case_id}/notices", response_class=HTMLResponse)
+def reveal_notices(
+    case_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    user: ConsoleUser,
+    reason: Annotated[str, Form(min_length=views.MIN_REASON, max_length=500)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The case's notices with those to the complainant in full, after the reason is in the
+    audit trail (``cases.views``)."""
+    check_csrf(request, user, csrf_token)
+    require(user, Permission.COMPLAINANT_READ)
+    with unit_of_work(runtime.factory) as session:
+        case = cases.get_case(session, case_id)
+        reader = _reader(user, reason)
+        detail = views.case_detail(session, case, reader, runtime.now(), with_bodies=True)
+    return render(
+        request,
+        "console/_notices.html",
+        user,
+        case_id=case.id,
+        notices=detail["notices"],
+        can_read_complainant=True,
+    )
 
 
 def _case_complaints(session: Session, case: Case) -> list[Complaint]:
@@ -232,52 +246,25 @@ def subscriber_page(
     subscriber_id: str, request: Request, runtime: RuntimeDep, user: ConsoleUser
 ) -> Response:
     require(user, Permission.SUBSCRIBERS_READ)
-    principal = user.principal
     with unit_of_work(runtime.factory) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}")
-        full = principal.can(Permission.PERSONAL_DATA_READ)
-        record_access(
-            session,
-            actor=principal.actor,
-            action="view-subscriber",
-            subject=subscriber_id,
-            now=runtime.now(),
-            reason="subscriber page" + ("" if full else " (masked)"),
-        )
-        ledger = _all(
-            session,
-            select(LedgerEntry)
-            .where(LedgerEntry.subscriber_id == subscriber_id)
-            .order_by(LedgerEntry.id),
-        )
-        context: dict[str, Any] = {
-            "subscriber": subscriber,
-            "full": full,
-            "cases": _all(
-                session,
-                select(Case).where(Case.subscriber_id == subscriber_id).order_by(Case.id.desc()),
-            ),
-            "actions": _all(
-                session,
-                select(EnforcementAction)
-                .where(EnforcementAction.subscriber_id == subscriber_id)
-                .order_by(EnforcementAction.id.desc()),
-            ),
-            "balance": sum(entry.amount_yen for entry in ledger),
-            "ledger": ledger if principal.can(Permission.LEDGER_READ) else None,
-            "optout": network.optout_status(session, subscriber_id),
-            "can_switch_optout": principal.can(Permission.OPTOUT_MANAGE),
-        }
-    return render(request, "console/subscriber.html", user, **context)
+        subscriber = views.subscriber(session, subscriber_id, _reader(user), runtime.now())
+        optout = network.optout_status(session, subscriber_id)
+    return render(
+        request,
+        "console/subscriber.html",
+        user,
+        subscriber=subscriber,
+        optout=optout,
+        can_switch_optout=user.principal.can(Permission.OPTOUT_MANAGE),
+    )
 
 
 @router.get("/outbox", response_class=HTMLResponse)
 def outbox_page(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+    """The newest notices, those to the complainant masked: their text is on the case page."""
     require(user, Permission.OUTBOX_READ)
     with unit_of_work(runtime.factory) as session:
-        notices = _all(session, select(Notice).order_by(Notice.id.desc()).limit(300))
+        notices = views.outbox(session, _reader(user), runtime.now(), limit=300, newest_first=True)
     return render(request, "console/outbox.html", user, notices=notices)
 
 
@@ -285,7 +272,5 @@ def outbox_page(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Res
 def actions_page(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
     require(user, Permission.ACTIONS_READ)
     with unit_of_work(runtime.factory) as session:
-        actions = _all(
-            session, select(EnforcementAction).order_by(EnforcementAction.id.desc()).limit(300)
-        )
+        actions = views.actions(session, _reader(user), runtime.now(), limit=300, newest_first=True)
     return render(request, "console/actions.html", user, actions=actions)

@@ -14,7 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
+from trustdesk.cases.exceptions import (
+    ActionNotFound,
+    CaseNotFound,
+    CaseOperationRefused,
+    ComplainantSealed,
+    ReasonRequired,
+    SubscriberNotFound,
+)
 from trustdesk.cases.workflows import InvalidTransition
 from trustdesk.fraud.exceptions import (
     BodyNotJSON,
@@ -40,6 +47,9 @@ class ApiError(Exception):
 _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseNotFound, 404, "not_found"),
     (ActionNotFound, 404, "not_found"),
+    (SubscriberNotFound, 404, "not_found"),
+    (ComplainantSealed, 403, "forbidden"),
+    (ReasonRequired, 422, "reason_required"),
     (InvalidTransition, 409, "invalid_transition"),
     (OrderInvalid, 422, "invalid_order"),
     (BodyNotJSON, 422, "invalid_json"),

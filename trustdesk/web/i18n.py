@@ -105,6 +105,13 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "outbox.status": ("状態", "Status"),
     "outbox.created": ("作成 (JST)", "Created (JST)"),
     "outbox.sent": ("送信 (JST)", "Sent (JST)"),
+    "outbox.to_complainant": ("申告者宛て（非表示）", "To the complainant (hidden)"),
+    "outbox.body_hidden": (
+        "申告者宛ての通知です。宛先と本文は、権限のある担当者が理由を記録したときのみ表示されます。",
+        "A notice to the complainant: its address and text are shown only to authorised roles, "
+        "with a recorded reason.",
+    ),
+    "outbox.reveal": ("申告者宛ての通知", "notices to the complainant"),
     "actions.title": ("措置（プロビジョニング連携）", "Enforcement actions"),
     "actions.action": ("措置", "Action"),
     "actions.status": ("状態", "Status"),

@@ -99,9 +99,12 @@ def safe_next(target: str | None, default: str = "/queue") -> str:
     return target
 
 
-def jst(moment: datetime | None, seconds: bool = False) -> str:
+def jst(moment: datetime | str | None, seconds: bool = False) -> str:
+    """A moment in JST; also the ISO text of the views' JSON (``cases.views``)."""
     if moment is None:
         return "-"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return to_jst(moment).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 

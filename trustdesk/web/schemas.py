@@ -75,12 +75,28 @@ class NoticeLine(_Open):
     status: str
     created_at: str | None
     sent_at: str | None
+    masked: bool = Field(
+        description="A notice to the complainant shown without its address (to) and body, "
+        "for a reader who may not see who complained or gave no reason"
+    )
 
 
 class OutboxNotice(NoticeLine):
-    """A notice with its text (``outbox list --json``)."""
+    """A notice with its text (``outbox list --json``); null when masked."""
 
-    body: str
+    body: str | None
+
+
+class ReplyLine(_Open):
+    """A reply kept with the case; the complainant's comes masked like their notices."""
+
+    reply_id: int
+    sender: str | None = Field(alias="from")
+    subject: str | None
+    sender_role: str | None
+    verified: bool
+    text: str | None
+    masked: bool
 
 
 class CaseSummary(_Open):
@@ -105,6 +121,7 @@ class CaseDetail(CaseSummary):
     actions: list[Action]
     timeline: list[TimelineItem]
     notices: list[NoticeLine]
+    replies: list[ReplyLine]
     allowed_events: list[str]
 
 
@@ -112,9 +129,10 @@ class SubscriberDetail(_Open):
     subscriber_id: str
     name: str | None
     email: str | None
+    phone: str | None
     status: Literal["active", "suspended", "terminated"] | str
     balance_yen: int
-    ledger: list[Charge]
+    ledger: list[Charge] | None = Field(description="null for a role that does not read it")
     actions: list[Action]
     cases: list[int]
 
