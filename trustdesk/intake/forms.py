@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -39,9 +40,10 @@ from trustdesk.intake.mail import (
     raw_headers,
 )
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
-from trustdesk.timeutil import JST
+from trustdesk.timeutil import JST, require_computable
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Instant = Annotated[AwareDatetime, AfterValidator(require_computable)]
 _CONTACT_FIELDS = {"requester", "reporter"}
 
 
@@ -91,7 +93,7 @@ class TakedownRequest(_Form):
     # election content (an election campaign's information): the sender has 2 days to object
     # instead of 7 (Provider Liability Limitation Act; cases.workflow_takedown)
     election: StrictBool = False
-    submitted_at: AwareDatetime
+    submitted_at: Instant
 
     @field_validator("url")
     @classmethod
@@ -108,7 +110,7 @@ class SpamComplaintForm(_Form):
     reporter: Contact
     message: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
     comment: str | None = None
-    submitted_at: AwareDatetime | None = None
+    submitted_at: Instant | None = None
 
 
 class AbuseReport(_Form):
@@ -153,7 +155,7 @@ class AbuseReport(_Form):
     @classmethod
     def _jst(cls, value: datetime) -> datetime:
         """The form asks for the time in JST (SPEC §1), so a time without an offset is JST."""
-        return value.replace(tzinfo=JST) if value.utcoffset() is None else value
+        return require_computable(value.replace(tzinfo=JST) if value.utcoffset() is None else value)
 
     @model_validator(mode="after")
     def _source_named(self) -> AbuseReport:
