@@ -34,7 +34,7 @@ from trustdesk.fraud import features, lookups
 from trustdesk.fraud.exceptions import FraudError
 from trustdesk.fraud.hashing import Hasher
 from trustdesk.fraud.order import parse_order, screen_age, screen_order
-from trustdesk.intake.parse import parse_document
+from trustdesk.intake.parse import keep_plausible_times, parse_document
 from trustdesk.intake.received import find_origin
 from trustdesk.intake.report import Report, UnparseableDocument
 from trustdesk.intake.service import fingerprint_of
@@ -152,17 +152,18 @@ def text_lines(data: bytes) -> list[str]:
 
 
 def document(data: bytes, filename: str | None = None) -> list[Report]:
-    """``intake.parse_document``: the reports, or ``UnparseableDocument`` with its reason."""
+    """``intake.parse_document`` and the time bounds intake keeps to (``keep_plausible_times``):
+    the reports, or ``UnparseableDocument`` with its reason."""
     try:
         reports = parse_document(data, filename, RELAYS)
+        if not reports:
+            raise Crash("a document was read without error but holds no complaint")
+        for report in reports:
+            _storable_report(report)
+        return keep_plausible_times(reports, NOW)
     except UnparseableDocument as exc:
         _said(exc)
         return []
-    if not reports:
-        raise Crash("a document was read without error but holds no complaint")
-    for report in reports:
-        _storable_report(report)
-    return reports
 
 
 def reply(data: bytes) -> None:

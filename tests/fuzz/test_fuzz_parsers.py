@@ -32,7 +32,8 @@ INTAKE_SEEDS = [
 
 @pytest.mark.parametrize("seed", INTAKE_SEEDS)
 def test_the_intake_seeds_are_complaints(seed: bytes) -> None:
-    """Mutation starts from documents intake reads, so that it reaches past the format check."""
+    """Mutation starts from documents intake reads, so that it reaches past the format check
+    (the fixtures' events are of 2026-10-20, before the targets' NOW)."""
     assert document(seed, seeds.SHADOWSERVER_CSV + ".zip")
 
 
