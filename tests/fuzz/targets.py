@@ -155,15 +155,15 @@ def document(data: bytes, filename: str | None = None) -> list[Report]:
     """``intake.parse_document`` and the time bounds intake keeps to (``keep_plausible_times``):
     the reports, or ``UnparseableDocument`` with its reason."""
     try:
-        reports = parse_document(data, filename, RELAYS)
-        if not reports:
-            raise Crash("a document was read without error but holds no complaint")
-        for report in reports:
-            _storable_report(report)
-        return keep_plausible_times(reports, NOW)
+        reports = keep_plausible_times(parse_document(data, filename, RELAYS), NOW)
     except UnparseableDocument as exc:
         _said(exc)
         return []
+    if not reports:
+        raise Crash("a document was read without error but holds no complaint")
+    for report in reports:
+        _storable_report(report)
+    return reports
 
 
 def reply(data: bytes) -> None:
@@ -204,7 +204,9 @@ def public_form(data: bytes) -> None:
             raise Crash("the form refused its fields without saying which")
         return
     try:
-        reports = parse_document(as_json_bytes(built.document), None, RELAYS)
+        reports = keep_plausible_times(
+            parse_document(as_json_bytes(built.document), None, RELAYS), NOW
+        )
     except UnparseableDocument as exc:
         raise Crash(f"the {chosen} form accepted what intake refuses: {exc}") from None
     for report in reports:

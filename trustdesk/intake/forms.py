@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -40,10 +39,9 @@ from trustdesk.intake.mail import (
     raw_headers,
 )
 from trustdesk.intake.report import Complainant, Report, UnparseableDocument
-from trustdesk.timeutil import JST, require_computable
+from trustdesk.timeutil import JST
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-Instant = Annotated[AwareDatetime, AfterValidator(require_computable)]
 _CONTACT_FIELDS = {"requester", "reporter"}
 
 
@@ -93,7 +91,7 @@ class TakedownRequest(_Form):
     # election content (an election campaign's information): the sender has 2 days to object
     # instead of 7 (Provider Liability Limitation Act; cases.workflow_takedown)
     election: StrictBool = False
-    submitted_at: Instant
+    submitted_at: AwareDatetime
 
     @field_validator("url")
     @classmethod
@@ -110,7 +108,7 @@ class SpamComplaintForm(_Form):
     reporter: Contact
     message: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1)]
     comment: str | None = None
-    submitted_at: Instant | None = None
+    submitted_at: AwareDatetime | None = None
 
 
 class AbuseReport(_Form):
@@ -155,7 +153,7 @@ class AbuseReport(_Form):
     @classmethod
     def _jst(cls, value: datetime) -> datetime:
         """The form asks for the time in JST (SPEC §1), so a time without an offset is JST."""
-        return require_computable(value.replace(tzinfo=JST) if value.utcoffset() is None else value)
+        return value.replace(tzinfo=JST) if value.utcoffset() is None else value
 
     @model_validator(mode="after")
     def _source_named(self) -> AbuseReport:

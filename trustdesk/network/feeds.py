@@ -205,7 +205,10 @@ def _host_of(token: str) -> str:
     """A URL in a domain feed stands for its host: RPZ blocks names, not paths."""
     if "://" not in token:
         return token
-    return urlsplit(token).hostname or token
+    try:
+        return urlsplit(token).hostname or token
+    except ValueError:  # an unclosed "[" (urlsplit's "Invalid IPv6 URL"): no host to take
+        return token
 
 
 # --- CSAM -------------------------------------------------------------------------------------
@@ -215,10 +218,15 @@ def _csam_listing(number: int, value: str) -> CsamListing:
     if "://" not in value and "/" not in value:
         host = normalise_domain(value)
         return CsamListing(number, host, host, has_path=False)
-    parts = urlsplit(value if "://" in value else "http://" + value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidDomain("not an http or https URL", "not an http or https URL")
-    host = normalise_domain(parts.hostname)
+    not_a_url = InvalidDomain("not an http or https URL", "not an http or https URL")
+    try:
+        parts = urlsplit(value if "://" in value else "http://" + value)
+        hostname = parts.hostname
+    except ValueError:  # an unclosed "[" (urlsplit's "Invalid IPv6 URL")
+        raise not_a_url from None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        raise not_a_url
+    host = normalise_domain(hostname)
     path = parts.path or "/"
     has_path = path != "/" or bool(parts.query)
     entry = f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
