@@ -17,11 +17,14 @@ corpus size, crashes.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 # Instrumented for coverage: trustdesk's parsers and what they call (not the web application
@@ -48,11 +51,17 @@ def main() -> None:
     parser.add_argument("--nice", type=int, default=10, help="niceness of each target's run")
     parser.add_argument("--work", type=Path, default=Path("/tmp/trustdesk-fuzz"))
     parser.add_argument("--list", action="store_true", help="print the targets and exit")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="fuzz the targets in one process, the first byte choosing the target (one start-up "
+        "instead of one a target; executions counted per target in WORK/together/counts.json)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process of one target
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.one:
-        fuzz_one(args.one, args.seconds, args.work / args.one)
+        fuzz_one(args.one.split(","), args.seconds, args.work / _folder(args.one))
         return
     names = _target_names()
     if args.list:
@@ -62,7 +71,8 @@ def main() -> None:
     unknown = sorted(set(chosen) - set(names))
     if unknown or not chosen:
         parser.error(f"unknown targets {unknown}; choose from {', '.join(names)}")
-    rows = [campaign(name, args.seconds, args.work, args.nice) for name in chosen]
+    groups = [",".join(chosen)] if args.together else chosen
+    rows = [campaign(group, args.seconds, args.work, args.nice) for group in groups]
     print("\n| target | executions | seconds | exec/s | corpus | crashes |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -75,9 +85,13 @@ def _target_names() -> list[str]:
     return list(TARGETS)
 
 
+def _folder(group: str) -> str:
+    return "together" if "," in group else group
+
+
 def campaign(name: str, seconds: int, work: Path, niceness: int) -> str:
-    """Run one target in a child process at a lower priority; its table row."""
-    folder = work / name
+    """Run one target (or several together) in a child process at a lower priority; its row."""
+    folder = work / _folder(name)
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
     command = ["nice", "-n", str(niceness), sys.executable, __file__, "--one", name]
@@ -99,31 +113,52 @@ def campaign(name: str, seconds: int, work: Path, niceness: int) -> str:
     )
 
 
-def fuzz_one(name: str, seconds: int, folder: Path) -> None:
+def fuzz_one(names: list[str], seconds: int, folder: Path) -> None:
+    """libFuzzer on the targets; with several, the input's first byte chooses the target."""
     import atheris
 
     with atheris.instrument_imports(include=INSTRUMENTED):
         from tests.fuzz import targets
-    target = targets.TARGETS[name]
+    chosen = [targets.TARGETS[name] for name in names]
     corpus = folder / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
-    for index, seed in enumerate(target.seeds()):
+    lead = (lambda index: bytes([index])) if len(chosen) > 1 else (lambda index: b"")
+    seeds = [lead(i) + seed for i, target in enumerate(chosen) for seed in target.seeds()]
+    for index, seed in enumerate(seeds):
         (corpus / f"seed-{index}").write_bytes(seed)
     dictionary = folder / "tokens.dict"
-    dictionary.write_text("\n".join(targets.dictionary(target)) + "\n")
-    longest = max(len(seed) for seed in target.seeds())
+    lines = {line for target in chosen for line in targets.dictionary(target)}
+    dictionary.write_text("\n".join(sorted(lines)) + "\n")
     options = [
         str(corpus),
         f"-dict={dictionary}",
         f"-max_total_time={seconds}",
-        f"-max_len={min(max(4 * longest, 4096), 1 << 20)}",
+        f"-max_len={min(max(4 * max(map(len, seeds)), 4096), 1 << 20)}",
         "-timeout=20",
         "-rss_limit_mb=4096",
         "-print_final_stats=1",
         f"-artifact_prefix={folder}/",
     ]
-    atheris.Setup([sys.argv[0], *options], target.check)
+    check = chosen[0].check if len(chosen) == 1 else _dispatch(chosen, folder / "counts.json")
+    atheris.Setup([sys.argv[0], *options], check)
     atheris.Fuzz()
+
+
+def _dispatch(chosen: list[Any], counts_file: Path) -> Callable[[bytes], None]:
+    """One check for several targets; the executions of each are written every 200 (libFuzzer
+    ends the process without Python's exit handlers)."""
+    counts = dict.fromkeys((target.name for target in chosen), 0)
+
+    def check(data: bytes) -> None:
+        if not data:
+            return
+        target = chosen[data[0] % len(chosen)]
+        counts[target.name] += 1
+        if sum(counts.values()) % 200 == 0:
+            counts_file.write_text(json.dumps(counts))
+        target.check(data[1:])
+
+    return check
 
 
 if __name__ == "__main__":

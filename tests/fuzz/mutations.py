@@ -256,7 +256,8 @@ def change_field(draw: Draw, data: bytes, tokens: tuple[bytes, ...]) -> bytes:
 
 def odd_zip(draw: Draw, data: bytes, tokens: tuple[bytes, ...]) -> bytes:
     """The document (or its CSV) in an odd archive: other methods, member names that climb
-    out, folders, many members, a nested zip, lying sizes, an encrypted flag, a cut end."""
+    out, folders, many members, a nested zip, 2 MiB from a few KiB, lying sizes, an encrypted
+    flag, a cut end."""
     method = draw(
         st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, 14])
     )
@@ -268,7 +269,9 @@ def odd_zip(draw: Draw, data: bytes, tokens: tuple[bytes, ...]) -> bytes:
         for name in draw(st.lists(names, min_size=1, max_size=4, unique=True)):
             info = zipfile.ZipInfo(name)
             info.compress_type = zipfile.ZIP_LZMA if method == 14 else method
-            content = data if draw(st.booleans()) else _zip_of(data)
+            content = draw(
+                st.sampled_from([data, _zip_of(data), b"0" * (1 << 21)])  # a bomb in miniature
+            )
             archive.writestr(info, content)
     archive_bytes = bytearray(buffer.getvalue())
     if draw(st.booleans()):  # lie about sizes, set flags (encrypted, data descriptor)
