@@ -4,8 +4,10 @@ gave a value that could not be stored or computed with."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +20,7 @@ from trustdesk.cases.replies import read_reply
 from trustdesk.fraud.exceptions import OrderInvalid
 from trustdesk.fraud.order import parse_order
 from trustdesk.intake.parse import parse_document
+from trustdesk.intake.report import UnparseableDocument
 from trustdesk.network.accesslog import read_access_log
 from trustdesk.network.feeds import CsamListing, FeedEntry, parse_cc_feed, parse_csam_list
 from trustdesk.timeutil import OutOfCalendarError, parse_instant, parse_mail_date
@@ -97,6 +100,17 @@ def test_a_shadowserver_time_at_the_calendars_start_skips_its_row() -> None:
     broken = first.replace(b'"2026-10-20 00:35:12"', b'"0001-01-01 00:00:00+14:00"')
     reports = parse_document(b"\n".join([header, broken, rest]), seeds.SHADOWSERVER_CSV, RELAYS)
     assert "line 2: bad timestamp '0001-01-01 00:00:00+14:00'" in reports[0].warnings[-1]
+
+
+def test_a_zip_member_of_corrupt_lzma_data_is_unreadable() -> None:
+    """_lzma.LZMAError escaped the Shadowserver unzip (found by tests/fuzz on PostgreSQL)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_LZMA) as archive:
+        archive.writestr(seeds.SHADOWSERVER_CSV, (COMPLAINTS / seeds.SHADOWSERVER_CSV).read_bytes())
+    data = bytearray(buffer.getvalue())
+    data[63:67] = bytes(4)  # the LZMA properties after the local header and the name
+    with pytest.raises(UnparseableDocument, match="zip archive"):
+        parse_document(bytes(data), seeds.SHADOWSERVER_CSV + ".zip", RELAYS)
 
 
 def test_a_spam_form_of_blank_lines_is_refused_by_the_form() -> None:
