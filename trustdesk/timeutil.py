@@ -21,6 +21,12 @@ _UNKNOWN_ZONE = re.compile(r"\s-0000(?:\s|\(|$)")
 EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
+# The instants trustdesk can compute with: from a year after the calendar's start (windows of
+# days and the clock skew are subtracted from times) to the last instant JST can show. A time
+# outside, such as 0001-01-01T00:00+14:00, has no UTC equivalent or overflows when moved.
+COMPUTABLE_FROM = datetime(2, 1, 1, tzinfo=UTC)
+COMPUTABLE_UNTIL = datetime.max.replace(tzinfo=JST).astimezone(UTC)
+
 
 class NaiveTimeError(ValueError):
     """A time was given without a UTC offset."""
@@ -44,8 +50,29 @@ def implausible(moment: datetime, now: datetime) -> str | None:
     return None
 
 
+class OutOfCalendarError(ValueError):
+    """A time too close to the calendar's ends to be converted or moved (``computable``)."""
+
+
+def computable(moment: datetime) -> bool:
+    """Whether an aware ``moment`` lies within ``COMPUTABLE_FROM``..``COMPUTABLE_UNTIL``:
+    compared, never converted, since converting is what overflows."""
+    return COMPUTABLE_FROM <= moment <= COMPUTABLE_UNTIL
+
+
+def require_computable(moment: datetime) -> datetime:
+    """``moment`` unchanged, or ``OutOfCalendarError`` saying the years trustdesk accepts."""
+    if not computable(moment):
+        raise OutOfCalendarError(
+            f"time {moment.isoformat()} is outside the years 0002 to 9999 (JST) that trustdesk "
+            "can compute with; check the date"
+        )
+    return moment
+
+
 def parse_instant(text: str) -> datetime:
-    """Parse ISO 8601 with an offset (``Z`` allowed); refuse a time without one."""
+    """Parse ISO 8601 with an offset (``Z`` allowed); refuse a time without one, or one
+    trustdesk cannot compute with (``require_computable``)."""
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
@@ -57,7 +84,7 @@ def parse_instant(text: str) -> datetime:
         raise NaiveTimeError(
             f"time {text!r} has no UTC offset; write it as e.g. 2026-10-20T09:30:00+09:00"
         )
-    return parsed
+    return require_computable(parsed)
 
 
 def require_aware(moment: datetime) -> datetime:
@@ -92,7 +119,8 @@ def parse_mail_date(text: str | None) -> datetime | None:
     """An RFC 5322 date (Date:, Received:, Arrival-Date:), or None when it cannot be read.
 
     "-0000" means UTC with the sender's zone unknown (RFC 5322 §3.3). A date without a zone, or
-    with a zone name the standard library does not know ("JST" alone), is not guessed.
+    with a zone name the standard library does not know ("JST" alone), is not guessed; one
+    outside the years trustdesk computes with (``computable``) is not read either.
     """
     text = (text or "").strip()
     if not text:
@@ -101,6 +129,8 @@ def parse_mail_date(text: str | None) -> datetime | None:
         parsed = parsedate_to_datetime(text)
     except (ValueError, TypeError, IndexError, OverflowError):
         return None
-    if parsed.tzinfo is not None:
-        return parsed
-    return parsed.replace(tzinfo=UTC) if _UNKNOWN_ZONE.search(text) else None
+    if parsed.tzinfo is None:
+        if not _UNKNOWN_ZONE.search(text):
+            return None
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed if computable(parsed) else None

@@ -271,7 +271,7 @@ def test_record_fields(overrides: dict[str, str], field: str, expected: object) 
         ({"Acct-Session-Time": "1.5"}, "Acct-Session-Time '1.5'"),
         (
             {"Acct-Session-Time": "9" * 20},
-            "Acct-Session-Time 99999999999999999999 reaches before year 1",
+            "Acct-Session-Time 99999999999999999999 reaches before the year 0002",
         ),
     ],
 )

@@ -322,7 +322,7 @@ def test_open_ended_assignment_has_no_end() -> None:
             "192.0.2.1/32",
             "0001-01-01T00:00:00+09:00",
             "",
-            "valid_from '0001-01-01T00:00:00+09:00' is out of range in UTC",
+            "valid_from: time 0001-01-01T00:00:00+09:00 is outside the years 0002 to 9999",
         ),
         (
             "192.0.2.1/32",

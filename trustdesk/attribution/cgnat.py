@@ -22,7 +22,7 @@ from trustdesk.attribution.records import (
     RowError,
     physical_lines,
 )
-from trustdesk.timeutil import parse_instant, to_utc
+from trustdesk.timeutil import OutOfCalendarError, parse_instant, to_utc
 
 __all__ = ["parse_junos"]
 
@@ -102,10 +102,10 @@ def _stamp(text: str) -> tuple[datetime, str]:
         raise _BadLine("line does not start with a time and a host name")
     try:
         at = to_utc(parse_instant(match["time"]))
+    except OutOfCalendarError as exc:
+        raise _BadLine(str(exc)) from None
     except ValueError as exc:
         raise _BadLine(f"{exc}; the log must be written with RFC 3339 timestamps") from None
-    except OverflowError:
-        raise _BadLine(f"time {match['time']!r} is out of range in UTC") from None
     if not _HOST.fullmatch(match["host"]):  # "-" is RFC 5424's NILVALUE
         raise _BadLine("no host name, so the NAT that owns the port block is unknown")
     return at, match["host"]

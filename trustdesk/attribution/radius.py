@@ -24,6 +24,7 @@ from trustdesk.attribution.records import (
     SessionSummary,
     physical_lines,
 )
+from trustdesk.timeutil import computable
 
 __all__ = ["SessionSummary", "merge_session", "parse_detail"]
 
@@ -287,9 +288,12 @@ def _event_at(attributes: _Attributes) -> datetime:
 def _seconds_before(moment: datetime, seconds: int, name: str) -> datetime:
     """``moment - seconds``, refusing a count of seconds that leaves the calendar."""
     try:
-        return moment - timedelta(seconds=seconds)
+        earlier = moment - timedelta(seconds=seconds)
     except OverflowError:
-        raise _BadRecord(f"{name} {seconds} reaches before year 1") from None
+        earlier = None
+    if earlier is None or not computable(earlier):
+        raise _BadRecord(f"{name} {seconds} reaches before the year 0002")
+    return earlier
 
 
 def _why_no_time(stamp: str | None, received: str | None) -> str:
@@ -320,7 +324,7 @@ def _event_timestamp(text: str) -> datetime | None:
     try:
         hour, minute, second = (int(part) for part in clock.split(":"))
         moment = datetime(int(year), month, int(day), hour, minute, second, tzinfo=zone)
-        return moment.astimezone(UTC)
+        return moment.astimezone(UTC) if computable(moment) else None
     except (ValueError, OverflowError):
         return None
 
@@ -343,9 +347,10 @@ def _epoch(text: str) -> datetime | None:
     if not _WHOLE_NUMBER.fullmatch(text):
         return None
     try:
-        return datetime.fromtimestamp(int(text), UTC)
+        moment = datetime.fromtimestamp(int(text), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+    return moment if computable(moment) else None
 
 
 # --- merging ------------------------------------------------------------------------------------

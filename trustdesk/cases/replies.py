@@ -102,7 +102,10 @@ def _from_address(msg: Message) -> str | None:
     values = mail.raw_headers(msg, "From")
     if len(values) != 1:
         return None
-    addresses = [addr for _, addr in getaddresses(values) if "@" in addr]
+    try:
+        addresses = [addr for _, addr in getaddresses(values) if "@" in addr]
+    except RecursionError:  # "a:a:a:..." nests the stdlib's group parser once a colon
+        return None
     return addresses[0].strip().lower() if len(addresses) == 1 else None
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from trustdesk.fraud.addresses import prefecture_of
 from trustdesk.fraud.cards import card_number_fields
 from trustdesk.fraud.exceptions import OrderInvalid, OrderRefused
+from trustdesk.timeutil import require_computable
 
 UNFULFILLED = frozenset({"unfulfilled", "pending", "processing", "authorized"})
 FULFILLED = frozenset({"shipped", "partially_shipped", "delivered", "fulfilled", "completed"})
@@ -84,7 +85,7 @@ class Order(_Part):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("ordered_at needs a UTC offset, e.g. 2026-10-20T10:15:00+09:00")
-        return value
+        return require_computable(value)
 
     @field_validator("fulfillment_status")
     @classmethod

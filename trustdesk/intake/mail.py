@@ -112,7 +112,10 @@ def sender(msg: Message) -> tuple[str | None, str | None]:
     values = raw_headers(msg, "From") or raw_headers(msg, "Sender")
     if not values:
         return None, None
-    name, address = parseaddr(values[0])
+    try:
+        name, address = parseaddr(values[0])
+    except RecursionError:  # "a:a:a:..." nests the stdlib's group parser once a colon
+        return None, None
     address = address.strip()
     return decode_words(name).strip() or None, address if "@" in address else None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import lzma
 import re
 import zipfile
 import zlib
@@ -241,6 +242,7 @@ def unzip(
     except (
         zipfile.BadZipFile,
         zlib.error,
+        lzma.LZMAError,  # a member stored with method 14 whose data is corrupt
         NotImplementedError,  # zipfile: a compression method it does not support
         RuntimeError,
         EOFError,

@@ -33,7 +33,7 @@ from trustdesk.intake.mail import (
     top_parts,
 )
 from trustdesk.intake.report import Complainant, Kind, Report, UnparseableDocument
-from trustdesk.timeutil import parse_instant, parse_mail_date
+from trustdesk.timeutil import OutOfCalendarError, parse_instant, parse_mail_date
 
 # --- X-ARF 0.2 ----------------------------------------------------------------------------------
 
@@ -114,6 +114,8 @@ def _xarf_date(text: str, warnings: list[str]) -> datetime | None:
     if found is None:
         try:
             found = parse_instant(text)
+        except OutOfCalendarError as exc:
+            warnings.append(f"the report's Date: {exc}")
         except ValueError:
             warnings.append(f"the report's Date {text!r} has no readable time with an offset")
     return found

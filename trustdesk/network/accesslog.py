@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from trustdesk.attribution.records import RowError
+from trustdesk.timeutil import computable
 
 MAX_ERRORS = 1000  # kept for the report; more are counted only
 
@@ -137,6 +138,8 @@ class _Clock:
             int(text[18:20]),
             tzinfo=timezone(-offset if text[21] == "-" else offset),
         )
+        if not computable(local):
+            raise ValueError(text)
         moment = local.astimezone(UTC)
         self._text, self._value = text, (moment, (moment + _JST_OFFSET).date())
         return self._value

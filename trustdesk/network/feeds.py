@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from trustdesk.attribution.records import RowError, physical_lines
 from trustdesk.network.domains import InvalidDomain, normalise_domain
-from trustdesk.timeutil import NaiveTimeError, parse_instant
+from trustdesk.timeutil import NaiveTimeError, parse_instant, require_computable
 
 FeedFormat = Literal["auto", "plain", "hosts", "csv"]
 FEED_FORMATS: tuple[FeedFormat, ...] = ("auto", "plain", "hosts", "csv")
@@ -131,12 +131,22 @@ def _csv_entries(
     zone: tzinfo | None,
 ) -> Iterator[FeedEntry | RowError]:
     columns = _header_columns(header_line[1])
-    assert columns is not None  # _sniff or the caller chose CSV because the header names a domain
+    if columns is None:  # the operator said --format csv of a file whose header names no domain
+        yield RowError(
+            source,
+            header_line[0],
+            f"the CSV header names no domain column (one of {', '.join(_DOMAIN_COLUMNS)})",
+        )
+        return
     domain_at = next(columns.index(name) for name in _DOMAIN_COLUMNS if name in columns)
     first_at, last_at = _column(columns, _FIRST_SEEN), _column(columns, _LAST_SEEN)
     reason_at = _column(columns, _REASON_COLUMNS)
     for number, text in rest:
-        row = next(csv.reader([text]), [])
+        try:
+            row = next(csv.reader([text]), [])
+        except csv.Error as exc:  # a field over the csv module's limit (131,072 characters)
+            yield RowError(source, number, f"unreadable CSV: {exc}")
+            continue
         if len(row) != len(columns):
             yield RowError(source, number, f"{len(row)} fields where the header has {len(columns)}")
             continue
@@ -155,7 +165,11 @@ def _csv_entries(
 
 def _header_columns(text: str) -> list[str] | None:
     """The header's column names (lower case), when one of them names the domain."""
-    names = [name.strip().lower().lstrip("#").strip() for name in next(csv.reader([text]), [])]
+    try:
+        row = next(csv.reader([text]), [])
+    except csv.Error:
+        return None
+    names = [name.strip().lower().lstrip("#").strip() for name in row]
     return names if any(name in _DOMAIN_COLUMNS for name in names) else None
 
 
@@ -177,7 +191,7 @@ def _time(row: list[str], index: int | None, zone: tzinfo | None) -> datetime | 
                 f"time {text!r} has no UTC offset; give the feed's zone (--feed-timezone) "
                 "if it documents one"
             ) from None
-        return datetime.fromisoformat(iso).replace(tzinfo=zone)
+        return require_computable(datetime.fromisoformat(iso).replace(tzinfo=zone))
 
 
 def _entry(number: int, name: str, source: str) -> FeedEntry | RowError:
@@ -191,7 +205,10 @@ def _host_of(token: str) -> str:
     """A URL in a domain feed stands for its host: RPZ blocks names, not paths."""
     if "://" not in token:
         return token
-    return urlsplit(token).hostname or token
+    try:
+        return urlsplit(token).hostname or token
+    except ValueError:  # an unclosed "[" (urlsplit's "Invalid IPv6 URL"): no host to take
+        return token
 
 
 # --- CSAM -------------------------------------------------------------------------------------
@@ -201,10 +218,15 @@ def _csam_listing(number: int, value: str) -> CsamListing:
     if "://" not in value and "/" not in value:
         host = normalise_domain(value)
         return CsamListing(number, host, host, has_path=False)
-    parts = urlsplit(value if "://" in value else "http://" + value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidDomain("not an http or https URL", "not an http or https URL")
-    host = normalise_domain(parts.hostname)
+    not_a_url = InvalidDomain("not an http or https URL", "not an http or https URL")
+    try:
+        parts = urlsplit(value if "://" in value else "http://" + value)
+        hostname = parts.hostname
+    except ValueError:  # an unclosed "[" (urlsplit's "Invalid IPv6 URL")
+        raise not_a_url from None
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
+        raise not_a_url
+    host = normalise_domain(hostname)
     path = parts.path or "/"
     has_path = path != "/" or bool(parts.query)
     entry = f"{host}{path}" + (f"?{parts.query}" if parts.query else "")

@@ -140,8 +140,11 @@ def _spam(
     if upload is not None and pasted.strip():
         errors["message"] = "form.error.paste_or_upload"
     message = upload.content.decode("utf-8", "surrogateescape") if upload else pasted
-    if message.strip() and "message" not in errors and not _has_received(message):
-        errors["message"] = "form.error.no_received"
+    if "message" not in errors:
+        if not message.strip():  # blank lines pass the model's length but hold no mail
+            errors["message"] = "form.error.required"
+        elif not _has_received(message):
+            errors["message"] = "form.error.no_received"
     return {
         "kind": "spam",
         "reporter": _contact(fields, "reporter"),
