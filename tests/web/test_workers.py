@@ -42,11 +42,17 @@ def _children(pid: int) -> list[int]:
 
 def _workers(pid: int) -> list[int]:
     """The serving children (multiprocessing's spawn also starts a resource tracker)."""
-    return [
-        child
-        for child in _children(pid)
-        if "resource_tracker" not in Path(f"/proc/{child}/cmdline").read_text(errors="replace")
-    ]
+    return [child for child in _children(pid) if _serves(child)]
+
+
+def _serves(child: int) -> bool:
+    """Not the resource tracker, and still there: a child that exited since ``pgrep`` listed
+    it has no /proc entry left to read."""
+    try:
+        command = Path(f"/proc/{child}/cmdline").read_text(errors="replace")
+    except OSError:
+        return False
+    return "resource_tracker" not in command
 
 
 def _wait(condition: object, timeout: float = 60.0) -> None:
