@@ -114,10 +114,17 @@ class WebSettings(BaseModel):
         12, gt=0, description="A console session ends this long after login"
     )
     login_max_failures: int = Field(
-        5, gt=0, description="Failed logins in a row after which the account is locked for a while"
+        5,
+        gt=0,
+        description="Failed logins of one user name (existing or not) within "
+        "login_lockout_minutes, since its last success, after which the name is locked",
     )
     login_lockout_minutes: int = Field(
-        15, gt=0, description="How long such an account stays locked"
+        15,
+        gt=0,
+        le=60,
+        description="The window those failures are counted in, and so how long a lock lasts; "
+        "at most the hour that counted events are kept",
     )
     login_failures_per_client: int = Field(
         30, gt=0, description="Failed logins per client address per hour, over all accounts"
