@@ -146,7 +146,14 @@ class WebSettings(BaseModel):
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",
         description="Mark cookies Secure: 'auto' does when the request came over HTTPS (behind a "
-        "proxy, run with forwarded headers)",
+        "proxy listed in trusted_proxies, as its X-Forwarded-Proto says)",
+    )
+    trusted_proxies: list[IPNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed: the client is the right-most address of the chain that "
+        "is not one of them. Empty (the default) believes no such header: the client is the "
+        "connection's peer. Rate limits and the login lockout count that address",
     )
     smtp_max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Largest mail the abuse mailbox listener accepts"
@@ -157,6 +164,8 @@ class WebSettings(BaseModel):
         "mailed to them (a member's DNS blocking page)",
     )
     member_link_days: int = Field(7, gt=0, description="Days a link mailed to a member stays valid")
+
+    _parse_networks = field_validator("trusted_proxies", mode="before")(_networks)
 
 
 class NetworkSettings(BaseModel):

@@ -299,10 +299,11 @@ def serve(
                 port=port,
                 workers=workers,
                 log_level="warning",
+                proxy_headers=False,  # believed only from [web] trusted_proxies (web.proxies)
             )
         else:
             app_ = create_app(settings, clock=runtime.now)
-            uvicorn.run(app_, host=host, port=port, log_level="warning")
+            uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         if mailbox is not None:
             mailbox.stop()

@@ -266,6 +266,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "error.title": ("エラー", "Error"),
     "error.forbidden": ("この操作を行う権限がありません。", "Your role may not do this."),
     "error.not_found": ("見つかりません。", "Not found."),
+    "error.internal": (
+        "サーバーでエラーが発生しました。記録されていますので、管理者にお知らせください。",
+        "The server failed. The error is logged; please tell the administrator.",
+    ),
     "error.csrf": (
         "フォームの有効期限が切れました。再読み込みしてください。",
         "The form is stale; reload the page.",
