@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -297,8 +305,10 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = Field(
-        "development",
-        description="production refuses default secrets (fraud.hash_key)",
+        "production",
+        description="production (the default) refuses the shipped development secrets "
+        "(fraud.hash_key); development accepts them, for a trial such as the demo's "
+        "configuration (trustdesk/demo/trustdesk.toml) and the tests",
     )
     database_url: str = Field(
         "sqlite:///./trustdesk.db", description="SQLAlchemy URL; PostgreSQL in production"
@@ -328,14 +338,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> Settings:
-        """A deployment must set its own secrets; the shipped ones are public."""
+        """A deployment must set its own secrets: the shipped ones are public. Production is
+        what a start is unless it says otherwise, so a forgotten key stops the start instead of
+        hashing every buyer's e-mail and card under a key anyone can read."""
+        if self.environment == "development":
+            return self
         key = self.fraud.hash_key.get_secret_value()
-        if self.environment != "development" and key == DEVELOPMENT_FRAUD_KEY:
+        if key == DEVELOPMENT_FRAUD_KEY:
             raise ValueError(
-                "fraud.hash_key must be set (TRUSTDESK_FRAUD__HASH_KEY) outside development"
+                "fraud.hash_key is the built-in development key, which is public: set a secret "
+                "of your own (at least 32 characters) in TRUSTDESK_FRAUD__HASH_KEY or [fraud] "
+                "hash_key, or for a trial set TRUSTDESK_ENVIRONMENT=development (environment = "
+                '"development", as the demo\'s trustdesk/demo/trustdesk.toml does)'
             )
-        if self.environment != "development" and len(key) < 32:
-            raise ValueError("fraud.hash_key must be at least 32 characters")
+        if len(key) < 32:
+            raise ValueError(
+                "fraud.hash_key (TRUSTDESK_FRAUD__HASH_KEY) must be at least 32 characters"
+            )
         return self
 
     @classmethod
@@ -366,5 +385,13 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
             raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
     try:
         return Settings(**data)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration {path or '(defaults)'}: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(_readable(error) for error in exc.errors())
+        raise ConfigError(f"invalid configuration {path or '(defaults)'}: {problems}") from exc
+
+
+def _readable(error: ErrorDetails) -> str:
+    """One of pydantic's errors as a sentence: where, then what (without its "Value error, ")."""
+    where = ".".join(str(part) for part in error["loc"])
+    what = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {what}" if where else what
