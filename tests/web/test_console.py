@@ -188,6 +188,8 @@ def test_evidence_and_the_complainant_are_shown_only_with_a_reason_and_audited(
     page = client.get(f"/cases/{line['case_id']}").text
     assert "requester_is_agent" not in page  # the raw evidence stays sealed until asked for
     assert "小林 誠" not in page and "申告者情報は権限のある担当者のみ閲覧できます" in page
+    # the reader writes their own reason: the form offers none (it read "TD-… の対応")
+    assert '<input name="reason" required minlength="3"' in page and "の対応" not in page
     token = csrf_of(page)
     url = f"/cases/{line['case_id']}/complaints/{line['complaint_id']}"
     shown = client.post(f"{url}/evidence", data={"reason": "対応のため", "csrf_token": token})
