@@ -155,7 +155,7 @@ def main() -> None:
 
 def kept_engine(url: str) -> Engine | None:
     """The database as a previous run left it, if it holds the benchmark's data."""
-    engine = make_engine(Settings(database_url=url).database_url)
+    engine = make_engine(Settings(database_url=url, environment="development").database_url)
     try:
         with engine.connect() as connection:
             count = connection.scalar(select(func.count()).select_from(RadiusSession))

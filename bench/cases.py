@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     options = parser.parse_args()
     engine = fresh_engine(options.db)
-    settings = Settings(database_url=options.db)
+    settings = Settings(database_url=options.db, environment="development")
     count = options.cases
     started = time.perf_counter()
     bulk_insert(engine, Subscriber.__table__, subscribers(count))  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ def arguments(description: str) -> argparse.ArgumentParser:
 
 
 def fresh_engine(url: str) -> Engine:
-    url = Settings(database_url=url).database_url
+    url = Settings(database_url=url, environment="development").database_url
     engine = db.make_engine(url)
     with engine.begin() as connection:
         db.Base.metadata.drop_all(connection)

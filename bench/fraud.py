@@ -40,7 +40,7 @@ from trustdesk.fraud.models import KnownFraud, Review, ScoredOrder
 from trustdesk.fraud.order import parse_order, screen
 from trustdesk.fraud.rules import compiled
 from trustdesk.fraud.scoring import Scoring
-from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, Settings
+from trustdesk.settings import DEVELOPMENT_FRAUD_KEY, FraudSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = json.loads((ROOT / "tests/fixtures/fraud/order.json").read_text("utf-8"))
@@ -140,7 +140,7 @@ def set_up(url: str, known: int, now: datetime, reuse: bool) -> tuple[Any, str, 
     known-fraud entries (``reuse`` keeps those of an earlier run, and forgets its orders: each
     run's velocity counts start from nothing, as on a fresh schema)."""
     if reuse:
-        engine = db.make_engine(Settings(database_url=url).database_url)
+        engine = db.make_engine(Settings(database_url=url, environment="development").database_url)
         db.upgrade(engine)
         with engine.begin() as connection:
             connection.execute(delete(Review))
@@ -187,7 +187,7 @@ def pure_scoring(count: int, now: datetime) -> None:
 
 def full_scoring(engine: Any, merchant_id: int, count: int, now: datetime) -> None:
     factory = db.session_factory(engine)
-    scoring = Scoring(Hasher(DEVELOPMENT_FRAUD_KEY), 7, Settings().fraud.velocity_count_limit)
+    scoring = Scoring(Hasher(DEVELOPMENT_FRAUD_KEY), 7, FraudSettings().velocity_count_limit)
     rng = random.Random(2)
     orders = [buyer_order(n, now - timedelta(minutes=1), rng) for n in range(count)]
     timings, bands = [], {}
@@ -341,7 +341,7 @@ def requests_done(output: str) -> int:
 
 
 def http(url: str, api_key: str, seconds: int) -> None:
-    env = os.environ | {"TRUSTDESK_DATABASE_URL": url}
+    env = os.environ | {"TRUSTDESK_DATABASE_URL": url, "TRUSTDESK_ENVIRONMENT": "development"}
     server = subprocess.Popen(
         [
             *TRUSTDESK,

@@ -128,7 +128,7 @@ def main() -> None:
     with unit_of_work(factory) as session:
         for kind, name in demo.REGISTRY:
             import_lines(session, kind, (demo.DIRECTORY / name).read_text(encoding="utf-8"), name)
-        _, key = create_api_key(session, "bench", "operator", now)
+        _, key = create_api_key(session, "bench", "operator", now, actor="bench")
     web, smtp = free_port(), free_port()
     env = os.environ | {
         "TRUSTDESK_DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),

@@ -73,7 +73,7 @@ def main() -> None:
     options = parser.parse_args()
     engine = fresh_engine(options.db)
     factory = session_factory(engine)
-    settings = Settings(database_url=options.db)
+    settings = Settings(database_url=options.db, environment="development")
     print(f"{machine()}, {engine.dialect.name}")
     timed(
         f"load {options.domains:,} entries",

@@ -31,6 +31,9 @@ REAL_WORLD = FIXTURES / "real-world"  # our own reports in the shapes real sende
 CONFIG = demo.CONFIG
 
 models_registry.load_all()
+# The tests, and the servers and commands they start, run as a development install: the shipped
+# fraud.hash_key is accepted (a production start refuses it: tests/fraud/test_settings.py).
+os.environ.setdefault("TRUSTDESK_ENVIRONMENT", "development")
 
 
 @pytest.fixture(scope="session")

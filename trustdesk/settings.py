@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -121,10 +129,17 @@ class WebSettings(BaseModel):
         12, gt=0, description="A console session ends this long after login"
     )
     login_max_failures: int = Field(
-        5, gt=0, description="Failed logins in a row after which the account is locked for a while"
+        5,
+        gt=0,
+        description="Failed logins of one user name (existing or not) within "
+        "login_lockout_minutes, since its last success, after which the name is locked",
     )
     login_lockout_minutes: int = Field(
-        15, gt=0, description="How long such an account stays locked"
+        15,
+        gt=0,
+        le=60,
+        description="The window those failures are counted in, and so how long a lock lasts; "
+        "at most the hour that counted events are kept",
     )
     login_failures_per_client: int = Field(
         30, gt=0, description="Failed logins per client address per hour, over all accounts"
@@ -146,7 +161,14 @@ class WebSettings(BaseModel):
     secure_cookies: Literal["auto", "always", "never"] = Field(
         "auto",
         description="Mark cookies Secure: 'auto' does when the request came over HTTPS (behind a "
-        "proxy, run with forwarded headers)",
+        "proxy listed in trusted_proxies, as its X-Forwarded-Proto says)",
+    )
+    trusted_proxies: list[IPNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR prefixes) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed: the client is the right-most address of the chain that "
+        "is not one of them. Empty (the default) believes no such header: the client is the "
+        "connection's peer. Rate limits and the login lockout count that address",
     )
     smtp_max_message_bytes: int = Field(
         25 * 1024 * 1024, gt=0, description="Largest mail the abuse mailbox listener accepts"
@@ -157,6 +179,8 @@ class WebSettings(BaseModel):
         "mailed to them (a member's DNS blocking page)",
     )
     member_link_days: int = Field(7, gt=0, description="Days a link mailed to a member stays valid")
+
+    _parse_networks = field_validator("trusted_proxies", mode="before")(_networks)
 
 
 class NetworkSettings(BaseModel):
@@ -296,8 +320,10 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = Field(
-        "development",
-        description="production refuses default secrets (fraud.hash_key)",
+        "production",
+        description="production (the default) refuses the shipped development secrets "
+        "(fraud.hash_key); development accepts them, for a trial such as the demo's "
+        "configuration (trustdesk/demo/trustdesk.toml) and the tests",
     )
     database_url: str = Field(
         "sqlite:///./trustdesk.db", description="SQLAlchemy URL; PostgreSQL in production"
@@ -327,14 +353,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_default_secrets(self) -> Settings:
-        """A deployment must set its own secrets; the shipped ones are public."""
+        """A deployment must set its own secrets: the shipped ones are public. Production is
+        what a start is unless it says otherwise, so a forgotten key stops the start instead of
+        hashing every buyer's e-mail and card under a key anyone can read."""
+        if self.environment == "development":
+            return self
         key = self.fraud.hash_key.get_secret_value()
-        if self.environment != "development" and key == DEVELOPMENT_FRAUD_KEY:
+        if key == DEVELOPMENT_FRAUD_KEY:
             raise ValueError(
-                "fraud.hash_key must be set (TRUSTDESK_FRAUD__HASH_KEY) outside development"
+                "fraud.hash_key is the built-in development key, which is public: set a secret "
+                "of your own (at least 32 characters) in TRUSTDESK_FRAUD__HASH_KEY or [fraud] "
+                "hash_key, or for a trial set TRUSTDESK_ENVIRONMENT=development (environment = "
+                '"development", as the demo\'s trustdesk/demo/trustdesk.toml does)'
             )
-        if self.environment != "development" and len(key) < 32:
-            raise ValueError("fraud.hash_key must be at least 32 characters")
+        if len(key) < 32:
+            raise ValueError(
+                "fraud.hash_key (TRUSTDESK_FRAUD__HASH_KEY) must be at least 32 characters"
+            )
         return self
 
     @classmethod
@@ -365,5 +400,13 @@ def load_settings(config_path: str | Path | None = None) -> Settings:
             raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
     try:
         return Settings(**data)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration {path or '(defaults)'}: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(_readable(error) for error in exc.errors())
+        raise ConfigError(f"invalid configuration {path or '(defaults)'}: {problems}") from exc
+
+
+def _readable(error: ErrorDetails) -> str:
+    """One of pydantic's errors as a sentence: where, then what (without its "Value error, ")."""
+    where = ".".join(str(part) for part in error["loc"])
+    what = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {what}" if where else what

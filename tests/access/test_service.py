@@ -23,7 +23,7 @@ GOOD = "correct horse battery staple"
 
 
 def add(session: Session, name: str = "sato", role: str = "operator") -> None:
-    access.add_user(session, name, role, GOOD, NOW)
+    access.add_user(session, name, role, GOOD, NOW, actor="test")
 
 
 def login(
@@ -42,7 +42,7 @@ def login(
 
 
 def test_the_password_is_stored_as_an_argon2_hash(session: Session) -> None:
-    user = access.add_user(session, "sato", "operator", GOOD, NOW)
+    user = access.add_user(session, "sato", "operator", GOOD, NOW, actor="test")
     assert user.password_hash.startswith("$argon2id$") and GOOD not in user.password_hash
     assert login(session, GOOD).username == "sato"
 
@@ -52,11 +52,11 @@ def test_accounts_are_checked_when_made(session: Session) -> None:
     with pytest.raises(access.DuplicateUser):
         add(session)
     with pytest.raises(WeakPassword):
-        access.add_user(session, "kato", "operator", "short", NOW)
+        access.add_user(session, "kato", "operator", "short", NOW, actor="test")
     with pytest.raises(ValueError, match="role"):
-        access.add_user(session, "kato", "root", GOOD, NOW)
+        access.add_user(session, "kato", "root", GOOD, NOW, actor="test")
     with pytest.raises(ValueError, match="without spaces"):
-        access.add_user(session, "ka to", "operator", GOOD, NOW)
+        access.add_user(session, "ka to", "operator", GOOD, NOW, actor="test")
 
 
 def test_a_wrong_password_and_an_unknown_user_get_the_same_refusal(session: Session) -> None:
@@ -76,7 +76,47 @@ def test_an_account_is_locked_after_a_run_of_failures_then_opens_again(session: 
     with pytest.raises(access.LoginThrottled):
         login(session, GOOD)  # even the right password waits
     later = NOW + timedelta(minutes=WEB.login_lockout_minutes, seconds=1)
-    assert login(session, GOOD, at=later).failed_logins == 0
+    assert login(session, GOOD, at=later).last_login_at == later
+
+
+def test_a_success_clears_the_failures_of_the_name(session: Session) -> None:
+    add(session)
+    for _ in range(WEB.login_max_failures - 1):
+        with pytest.raises(access.LoginRefused):
+            login(session, "wrong password here")
+    login(session, GOOD)
+    for _ in range(WEB.login_max_failures - 1):
+        with pytest.raises(access.LoginRefused):
+            login(session, "wrong password here")
+    assert login(session, GOOD).username == "sato"
+
+
+def test_a_name_nobody_has_locks_exactly_as_an_account_does(session: Session) -> None:
+    """Before, a locked account answered "throttled" while an unknown name went on answering
+    "wrong password": the lockout told which names exist (issue 17)."""
+    add(session)
+    outcomes: dict[str, list[str]] = {"sato": [], "nobody": []}
+    for minutes in (0, 1, 2, 3, 4, 5, 16, 17, 18, 19, 20, 21):
+        for name, seen in outcomes.items():
+            at = NOW + timedelta(minutes=minutes)
+            refusal = access.authenticate(
+                session, name, "wrong password here", f"192.0.2.{minutes}", at, WEB
+            ).refusal
+            seen.append(f"{type(refusal).__name__}: {refusal}")
+    assert outcomes["sato"] == outcomes["nobody"]
+    assert outcomes["sato"][:6] == [f"LoginRefused: {access.LoginRefused()}"] * 5 + [
+        f"LoginThrottled: {access.LoginThrottled(timedelta(minutes=10))}"
+    ]
+    assert access.name_locked_until(session, "nobody", NOW + timedelta(minutes=21), WEB) == (
+        access.name_locked_until(session, "sato", NOW + timedelta(minutes=21), WEB)
+    )
+
+
+def test_the_table_keeps_no_name_that_was_merely_tried(session: Session) -> None:
+    with pytest.raises(access.LoginRefused):
+        login(session, GOOD, name="someone-secret")
+    clients = set(session.scalars(select(RateEvent.client)))
+    assert "someone-secret" not in clients and len(clients) == 2  # the address and a hash
 
 
 def test_one_client_guessing_across_accounts_is_throttled(session: Session) -> None:
@@ -122,7 +162,7 @@ def test_a_session_cannot_outlive_its_maximum_age(session: Session) -> None:
 
 
 def test_api_keys_work_until_revoked(session: Session) -> None:
-    row, plaintext = access.create_api_key(session, "siem", "operator", NOW)
+    row, plaintext = access.create_api_key(session, "siem", "operator", NOW, actor="test")
     principal = access.key_principal(session, plaintext, NOW)
     assert principal == access.Principal("apikey:siem", "operator")
     assert access.key_principal(session, plaintext[:-1] + "x", NOW) is None

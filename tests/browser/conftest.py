@@ -48,7 +48,7 @@ def server(settings: Settings, factory: sessionmaker[Session], clock: Clock) -> 
     """The console and API served by uvicorn in a thread; yields the base URL."""
     with factory() as session, session.begin():
         for role in ("operator", "supervisor", "privacy_officer"):
-            access.add_user(session, role, role, PASSWORD, clock())
+            access.add_user(session, role, role, PASSWORD, clock(), actor="test")
     port = _free_port()
     config = uvicorn.Config(
         create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning"

@@ -68,6 +68,8 @@ def test_triage_a_case_from_the_queue(browser: Any, server: str, tmp_path: Path)
     assert reference in suspended.locator("pre.mail").inner_text()
 
     sealed = page.locator("div.sealed[id^=evidence-]").first
+    assert sealed.locator("input[name=reason]").input_value() == ""  # the reader's own words
+    sealed.locator("input[name=reason]").fill("迷惑メール申告の確認")
     sealed.locator("button").click()
     page.wait_for_selector("div.revealed pre.evidence")
     assert "Received:" in page.locator("div.revealed pre.evidence").first.inner_text()

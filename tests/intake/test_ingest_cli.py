@@ -15,6 +15,7 @@ from tests.conftest import COMPLAINTS, REAL_WORLD, json_lines
 from trustdesk.db import unit_of_work
 from trustdesk.intake.models import ComplainantIdentity, Complaint, Document
 from trustdesk.intake.service import store_document
+from trustdesk.privacy.models import AuditEntry
 
 Run = Callable[..., Any]
 
@@ -125,6 +126,30 @@ def test_complainant_never_appears_in_the_ingest_output(
     with unit_of_work(factory) as session:
         stored = session.scalars(select(ComplainantIdentity.email)).all()
     assert "kujo@recipient.example" in stored and "kobayashi@claimant.example" in stored
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_complaints_show_reveals_only_with_the_readers_own_reason(
+    cli: Run, factory: sessionmaker[Session]
+) -> None:
+    """Before, ``complaints show`` printed the evidence and the complainant under the default
+    reason "operator review"; an audited read needs the reader's words, as the console asks."""
+    [line] = json_lines(cli("ingest", "--json", str(COMPLAINTS / "takedown_request.json")).stdout)
+    complaint = str(line["complaint_id"])
+    for refused in (
+        cli("complaints", "show", complaint),
+        cli("complaints", "show", complaint, "--reason", "  "),
+    ):
+        assert refused.exit_code == 2
+        assert "--reason" in refused.stderr and "audit trail" in refused.stderr
+        assert "kobayashi@claimant.example" not in refused.stdout
+    reads = select(AuditEntry.reason).where(AuditEntry.action == "view-complaint")
+    with unit_of_work(factory) as session:
+        assert session.scalars(reads).all() == []
+    shown = cli("complaints", "show", complaint, "--json", "--reason", "削除依頼の確認")
+    assert shown.exit_code == 0 and "kobayashi@claimant.example" in shown.stdout
+    with unit_of_work(factory) as session:
+        assert session.scalars(reads).all() == ["削除依頼の確認"]
 
 
 @pytest.mark.usefixtures("examplenet")

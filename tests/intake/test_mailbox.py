@@ -233,6 +233,9 @@ def test_a_mail_left_pending_is_finished_by_the_worker_after_a_minute(
     assert (document.id, document.status) == (stored, "parsed")
 
 
+PRODUCTION_KEY = "a production secret of more than 32 characters"
+
+
 def test_ingest_dash_reads_one_message_from_an_mta_pipe(
     factory: sessionmaker[Session], database_url: str
 ) -> None:
@@ -240,6 +243,7 @@ def test_ingest_dash_reads_one_message_from_an_mta_pipe(
     trustdesk = shutil.which("trustdesk", path=str(Path(sys.executable).parent))
     assert trustdesk is not None
     env = {"TRUSTDESK_DATABASE_URL": database_url, "PATH": str(Path(sys.executable).parent)}
+    env["TRUSTDESK_FRAUD__HASH_KEY"] = PRODUCTION_KEY  # a production install, as deployed
     env["TRUSTDESK_CONFIG"] = str(COMPLAINTS.parent / "trustdesk.toml")
     done = subprocess.run(
         [trustdesk, "ingest", "--json", "-"], input=ARF, env=env, capture_output=True, timeout=120
@@ -276,6 +280,7 @@ def test_serve_runs_the_mailbox_beside_the_web_server(
     assert trustdesk is not None
     web, smtp = free_port(), free_port()
     env = {"TRUSTDESK_DATABASE_URL": database_url, "PATH": str(Path(sys.executable).parent)}
+    env["TRUSTDESK_FRAUD__HASH_KEY"] = PRODUCTION_KEY  # a production install, as deployed
     command = [trustdesk, "serve", "--host", "127.0.0.1", "--port", str(web)]
     server = subprocess.Popen([*command, "--smtp-port", str(smtp)], env=env)
     try:

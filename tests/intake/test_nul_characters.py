@@ -27,6 +27,9 @@ def test_a_mail_and_a_form_with_nul_characters_are_recorded(cli: CliResult, tmp_
     assert result.exit_code == 0, result.output
     spam, takedown = json_lines(result.stdout)
     assert spam["subscriber_id"] == "C2001" and takedown["case_id"] is not None
-    [shown] = json_lines(cli("complaints", "show", str(spam["complaint_id"]), "--json").stdout)
+    shown_line = cli(
+        "complaints", "show", str(spam["complaint_id"]), "--json", "--reason", "NUL test"
+    )
+    [shown] = json_lines(shown_line.stdout)
     assert "after" in shown["evidence"]
     assert "\x00" in shown["evidence"] or "\ufffd" in shown["evidence"]

@@ -30,7 +30,7 @@ def login_as(client: TestClient, factory: sessionmaker[Session], clock: Clock) -
 
     def login(role: str) -> TestClient:
         with factory() as session, session.begin():
-            access.add_user(session, role, role, PASSWORD, clock())
+            access.add_user(session, role, role, PASSWORD, clock(), actor="test")
         page = client.get("/login")
         response = client.post(
             "/login",
@@ -52,7 +52,9 @@ def api_key(factory: sessionmaker[Session], clock: Clock) -> ApiKeyFor:
 
     def make(role: str) -> dict[str, str]:
         with factory() as session, session.begin():
-            _, plaintext = access.create_api_key(session, f"{role}-client", role, clock())
+            _, plaintext = access.create_api_key(
+                session, f"{role}-client", role, clock(), actor="test"
+            )
         return {"Authorization": f"Bearer {plaintext}"}
 
     return make

@@ -36,7 +36,7 @@ def test_login_needs_its_csrf_token_and_the_right_password(
     client: TestClient, factory: sessionmaker[Session], clock: object
 ) -> None:
     with factory() as session, session.begin():
-        access.add_user(session, "sato", "operator", PASSWORD, clock())  # type: ignore[operator]
+        access.add_user(session, "sato", "operator", PASSWORD, clock(), actor="test")  # type: ignore[operator]
     token = csrf_of(client.get("/login").text)
     forged = client.post(
         "/login", data={"username": "sato", "password": PASSWORD, "csrf_token": "forged"}
@@ -67,7 +67,7 @@ def test_repeated_failures_lock_the_login_form(
     client: TestClient, factory: sessionmaker[Session], clock: object
 ) -> None:
     with factory() as session, session.begin():
-        access.add_user(session, "sato", "operator", PASSWORD, clock())  # type: ignore[operator]
+        access.add_user(session, "sato", "operator", PASSWORD, clock(), actor="test")  # type: ignore[operator]
     statuses = []
     for _ in range(6):
         token = csrf_of(client.get("/login").text)
@@ -77,6 +77,25 @@ def test_repeated_failures_lock_the_login_form(
             ).status_code
         )
     assert statuses == [401] * 5 + [429]
+
+
+def test_the_lockout_does_not_tell_which_user_names_exist(
+    client: TestClient, factory: sessionmaker[Session], clock: object
+) -> None:
+    """Before, a locked real account answered 429 while a name nobody has kept answering 401:
+    six wrong passwords told an attacker which names to go on guessing."""
+    with factory() as session, session.begin():
+        access.add_user(session, "sato", "operator", PASSWORD, clock(), actor="test")  # type: ignore[operator]
+    answers: dict[str, list[tuple[int, str]]] = {"sato": [], "nobody": []}
+    for _ in range(7):
+        for name, seen in answers.items():
+            token = csrf_of(client.get("/login").text)
+            response = client.post(
+                "/login", data={"username": name, "password": "bad pass x", "csrf_token": token}
+            )
+            seen.append((response.status_code, response.text.replace(csrf_of(response.text), "")))
+    assert [status for status, _ in answers["sato"]] == [401] * 5 + [429] * 2
+    assert answers["sato"] == answers["nobody"]  # the same status and the same page
 
 
 def test_the_queue_lists_open_cases_by_deadline_in_japanese(
@@ -169,6 +188,8 @@ def test_evidence_and_the_complainant_are_shown_only_with_a_reason_and_audited(
     page = client.get(f"/cases/{line['case_id']}").text
     assert "requester_is_agent" not in page  # the raw evidence stays sealed until asked for
     assert "小林 誠" not in page and "申告者情報は権限のある担当者のみ閲覧できます" in page
+    # the reader writes their own reason: the form offers none (it read "TD-… の対応")
+    assert '<input name="reason" required minlength="3"' in page and "の対応" not in page
     token = csrf_of(page)
     url = f"/cases/{line['case_id']}/complaints/{line['complaint_id']}"
     shown = client.post(f"{url}/evidence", data={"reason": "対応のため", "csrf_token": token})

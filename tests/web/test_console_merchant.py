@@ -28,7 +28,7 @@ def login_merchant_user(
     client: TestClient, factory: sessionmaker[Session], clock: Clock, name: str, merchant_id: int
 ) -> TestClient:
     with factory() as session, session.begin():
-        access.add_user(session, name, "merchant", PASSWORD, clock(), merchant_id)
+        access.add_user(session, name, "merchant", PASSWORD, clock(), merchant_id, actor="test")
     page = client.get("/login")
     done = client.post(
         "/login",

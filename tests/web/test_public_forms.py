@@ -383,7 +383,9 @@ def operator(client: TestClient, factory: sessionmaker[Session], clock: Clock) -
 
 def login(client: TestClient, factory: sessionmaker[Session], clock: Clock, role: str) -> str:
     with unit_of_work(factory) as session:
-        user = access.add_user(session, f"{role}-1", role, "correct horse battery", clock.now)
+        user = access.add_user(
+            session, f"{role}-1", role, "correct horse battery", clock.now, actor="test"
+        )
         opened = access.start_session(session, user, clock.now)
     client.cookies.set(SESSION_COOKIE, opened.token)
     return opened.csrf_token

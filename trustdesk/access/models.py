@@ -19,8 +19,6 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # a merchant's own reviewer (role "merchant"): sees that merchant's orders and rules only
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("fraud_merchants.id"))
@@ -39,6 +37,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a key of the "merchant" role works for this one merchant (like a merchant user)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("fraud_merchants.id"))
 
 
 class ConsoleSession(Base):
@@ -57,8 +57,8 @@ class ConsoleSession(Base):
 
 
 class RateEvent(Base):
-    """One counted event (a failed login, a public form submission) of a client, for limits
-    that must hold across worker processes."""
+    """One counted event (a failed login, a public form submission) of a client, or of a user
+    name tried at the login (its hash), for limits that must hold across worker processes."""
 
     __tablename__ = "rate_events"
     __table_args__ = (Index("ix_rate_events_bucket_key_at", "bucket", "client", "at"),)

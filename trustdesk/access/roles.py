@@ -91,6 +91,17 @@ GRANTS: dict[str, frozenset[Permission]] = {
 }
 ROLES: tuple[str, ...] = tuple(GRANTS)
 
+# What makes a role one whose grant is itself audited: it reads secret communications, who
+# complained, a subscriber's identity, or the trail of all of those (seed 002 §23).
+PERSONAL_DATA = frozenset(
+    {
+        Permission.EVIDENCE_READ,
+        Permission.COMPLAINANT_READ,
+        Permission.PERSONAL_DATA_READ,
+        Permission.AUDIT_READ,
+    }
+)
+
 
 class UnknownRole(ValueError):
     pass
@@ -104,3 +115,8 @@ def check_role(role: str) -> str:
 
 def can(role: str, permission: Permission) -> bool:
     return permission in GRANTS.get(role, frozenset())
+
+
+def personal_data_reads(role: str) -> list[str]:
+    """The permissions of ``role`` that read personal data, sorted; empty for the others."""
+    return sorted(GRANTS.get(role, frozenset()) & PERSONAL_DATA)

@@ -1,8 +1,12 @@
 """Accounts, logins, console sessions, API keys and rate limits. Never commits (STYLE 7).
 
-Failed logins are throttled twice: per account (locked for a while after a run of failures) and
-per client address (many failures across accounts), and every refusal says the same thing, so
-the answer never tells which user names exist.
+Failed logins are throttled twice: per user name (locked for a while after a run of failures)
+and per client address (many failures across accounts). A name is counted whether or not an
+account has it, and every refusal says the same thing at the same cost, so neither the answer
+nor the lockout tells which user names exist.
+
+Creating an account or a key with a role that reads personal data is written to the audit
+trail: who can read is as much part of the record as who read.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from trustdesk.access import keys, passwords
 from trustdesk.access.models import ApiKey, ConsoleSession, MemberToken, RateEvent, User
-from trustdesk.access.roles import Permission, can, check_role
+from trustdesk.access.roles import Permission, can, check_role, personal_data_reads
+from trustdesk.privacy.service import record_access
 from trustdesk.settings import WebSettings
 
 MERCHANT_ROLE = "merchant"
@@ -25,6 +30,8 @@ MERCHANT_ROLE = "merchant"
 
 # Rate limits count events per client over this window (logins, public forms); older ones go.
 RATE_WINDOW = timedelta(hours=1)
+LOGIN_FAILURE = "login-failure"  # per client address
+NAME_FAILURE = "login-name"  # per attempted user name, existing or not
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,15 @@ def add_user(
     password: str,
     now: datetime,
     merchant_id: int | None = None,
+    *,
+    actor: str,
 ) -> User:
-    """An operator, or with ``merchant_id`` a merchant's reviewer (role ``merchant``)."""
+    """An operator, or with ``merchant_id`` a merchant's reviewer (role ``merchant``), added by
+    ``actor``."""
     name = username.strip()
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise ValueError("a user name is 1 to 100 characters without spaces")
-    check_role(role)
-    if (role == MERCHANT_ROLE) != (merchant_id is not None):
-        raise ValueError("a merchant user needs --merchant, and only a merchant user has one")
+    _check_binding("user", role, merchant_id)
     if session.scalar(select(User.id).where(User.username == name)) is not None:
         raise DuplicateUser(f"user {name!r} exists already")
     user = User(
@@ -99,12 +107,37 @@ def add_user(
         password_hash=passwords.hash_password(password),
         active=True,
         created_at=now,
-        failed_logins=0,
         merchant_id=merchant_id,
     )
     session.add(user)
     session.flush()
+    _record_grant(session, actor, f"user {name}", role, now)
     return user
+
+
+def _check_binding(kind: str, role: str, merchant_id: int | None) -> None:
+    """A merchant's account or key works for one merchant, named when it is made; no other
+    role has one (seed 004 §33)."""
+    check_role(role)
+    if (role == MERCHANT_ROLE) != (merchant_id is not None):
+        raise ValueError(
+            f"a merchant {kind} needs --merchant (the merchant it works for), "
+            f"and only a merchant {kind} has one"
+        )
+
+
+def _record_grant(session: Session, actor: str, subject: str, role: str, now: datetime) -> None:
+    """An audit entry when ``role`` reads personal data (roles.PERSONAL_DATA)."""
+    reads = personal_data_reads(role)
+    if reads:
+        record_access(
+            session,
+            actor=actor,
+            action="grant-personal-data",
+            subject=subject,
+            now=now,
+            detail={"role": role, "permissions": reads},
+        )
 
 
 def set_active(session: Session, username: str, active: bool, now: datetime) -> User:
@@ -134,31 +167,71 @@ def authenticate(
     now: datetime,
     web: WebSettings,
 ) -> LoginAttempt:
-    """Check the password unless the account or the client is throttled; count a failure."""
+    """Check the password unless the name or the client is throttled; count a failure.
+
+    An unknown name, a disabled account and a wrong password cost one argon2 computation each
+    and are counted alike; a throttled attempt costs none, whoever the name belongs to."""
     window = RATE_WINDOW
-    if (
-        count_events(session, "login-failure", client, now - window)
-        >= web.login_failures_per_client
-    ):
+    if count_events(session, LOGIN_FAILURE, client, now - window) >= web.login_failures_per_client:
         return LoginAttempt(None, LoginThrottled(window))
-    user = session.scalars(select(User).where(User.username == username.strip())).first()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        return LoginAttempt(None, LoginThrottled(user.locked_until - now))
+    name = username.strip()
+    locked_until = name_locked_until(session, name, now, web)
+    if locked_until is not None:
+        return LoginAttempt(None, LoginThrottled(locked_until - now))
+    user = session.scalars(select(User).where(User.username == name)).first()
     if user is None or not user.active:
         passwords.burn_time(password)
-        record_event(session, "login-failure", client, now)
-        return LoginAttempt(None, LoginRefused())
+        return _refused(session, name, client, now)
     if not passwords.verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        if user.failed_logins >= web.login_max_failures:
-            user.locked_until = now + timedelta(minutes=web.login_lockout_minutes)
-            user.failed_logins = 0
-        record_event(session, "login-failure", client, now)
-        return LoginAttempt(None, LoginRefused())
+        return _refused(session, name, client, now)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+    user.last_login_at = now
+    session.execute(
+        delete(RateEvent).where(
+            RateEvent.bucket == NAME_FAILURE, RateEvent.client == _name_key(name)
+        )
+    )
     return LoginAttempt(user)
+
+
+def _refused(session: Session, name: str, client: str, now: datetime) -> LoginAttempt:
+    record_event(session, LOGIN_FAILURE, client, now)
+    record_event(session, NAME_FAILURE, _name_key(name), now)
+    return LoginAttempt(None, LoginRefused())
+
+
+def name_locked_until(
+    session: Session, username: str, now: datetime, web: WebSettings
+) -> datetime | None:
+    """When the lock on a user name ends, or None when it is not locked.
+
+    A name is locked once ``login_max_failures`` failed logins of it (since its last success)
+    fall within the last ``login_lockout_minutes``, and stays locked until enough of them are
+    older than that. The rule reads only the name's failures, never the account, so it runs
+    the same for a name nobody has."""
+    window = timedelta(minutes=web.login_lockout_minutes)
+    failures = list(
+        session.scalars(
+            select(RateEvent.at)
+            .where(
+                RateEvent.bucket == NAME_FAILURE,
+                RateEvent.client == _name_key(username.strip()),
+                RateEvent.at > now - window,
+            )
+            .order_by(RateEvent.at.desc())
+            .limit(web.login_max_failures)
+        )
+    )
+    if len(failures) < web.login_max_failures:
+        return None
+    return failures[-1] + window
+
+
+def _name_key(name: str) -> str:
+    """A user name as a rate-event key: its SHA-256, so any name fits and the table keeps no
+    names that were merely tried."""
+    return hashlib.sha256(name.encode()).hexdigest()
 
 
 # -- console sessions ---------------------------------------------------------------------------
@@ -240,9 +313,18 @@ def _digest(token: str) -> str:
 # -- API keys -----------------------------------------------------------------------------------
 
 
-def create_api_key(session: Session, name: str, role: str, now: datetime) -> tuple[ApiKey, str]:
-    """A new key for a machine client; the plaintext is returned once and never stored."""
-    check_role(role)
+def create_api_key(
+    session: Session,
+    name: str,
+    role: str,
+    now: datetime,
+    merchant_id: int | None = None,
+    *,
+    actor: str,
+) -> tuple[ApiKey, str]:
+    """A new key for a machine client, made by ``actor``; the plaintext is returned once and
+    never stored. A key of the ``merchant`` role is bound to ``merchant_id``."""
+    _check_binding("key", role, merchant_id)
     if not name.strip():
         raise ValueError("an API key needs a name")
     new = keys.make_key()
@@ -252,9 +334,11 @@ def create_api_key(session: Session, name: str, role: str, now: datetime) -> tup
         role=role,
         secret_hash=new.secret_hash,
         created_at=now,
+        merchant_id=merchant_id,
     )
     session.add(row)
     session.flush()
+    _record_grant(session, actor, f"api key {row.key_id} ({row.name})", role, now)
     return row, new.plaintext
 
 
@@ -279,7 +363,7 @@ def key_principal(session: Session, plaintext: str, now: datetime) -> Principal 
         return None
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         row.last_used_at = now
-    return Principal(f"apikey:{row.name}", row.role)
+    return Principal(f"apikey:{row.name}", row.role, merchant_id=row.merchant_id)
 
 
 # -- members' own links ------------------------------------------------------------------------

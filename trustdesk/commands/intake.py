@@ -295,10 +295,19 @@ def complaints_show(
     complaint_id: Annotated[int, typer.Argument()],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     reason: Annotated[
-        str, typer.Option("--reason", help="Why (kept in the audit trail)")
-    ] = "operator review",
+        str | None,
+        typer.Option("--reason", help="Why you read it, in your words (kept in the audit trail)"),
+    ] = None,
 ) -> None:
-    """One complaint with its evidence, attribution and the complainant (audited)."""
+    """One complaint with its evidence, attribution and the complainant (audited).
+
+    Evidence is secret communications and the complainant is not for everyone (seed 002 §23,
+    seed 000 (3)): the reader gives their own reason, as the console asks, never a default."""
+    if reason is None or len(reason.strip()) < 3:
+        raise fail(
+            "complaints show reveals the evidence and the complainant: give your reason, "
+            'at least 3 characters, with --reason "…" (it is kept in the audit trail)'
+        )
     runtime = runtime_of(ctx)
     with db.unit_of_work(runtime.factory) as session:
         complaint = session.get(Complaint, complaint_id)
@@ -320,7 +329,7 @@ def complaints_show(
             action="view-complaint",
             subject=f"complaint {complaint_id}",
             now=runtime.now(),
-            reason=reason,
+            reason=reason.strip(),
         )
     if as_json:
         emit(line)

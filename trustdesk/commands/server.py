@@ -94,7 +94,7 @@ def demo_login(runtime: Runtime) -> None:
         if session.scalar(select(func.count()).select_from(User)):
             return
         password = secrets.token_urlsafe(12)
-        access.add_user(session, "demo", "supervisor", password, runtime.now())
+        access.add_user(session, "demo", "supervisor", password, runtime.now(), actor=cli_actor())
     err.print(f"demo login: user [bold]demo[/bold], password [bold]{password}[/bold] (shown once)")
 
 
@@ -124,7 +124,9 @@ def users_add(
         with db.unit_of_work(runtime.factory) as session:
             if merchant is not None:
                 fraud_merchants.get_merchant(session, merchant)  # refuses an unknown merchant
-            access.add_user(session, name, role, password, runtime.now(), merchant)
+            access.add_user(
+                session, name, role, password, runtime.now(), merchant, actor=cli_actor()
+            )
     except (ValueError, access.AccessError, FraudError) as exc:
         raise fail(str(exc), 1) from exc
     out.print(f"user {name} added with role {role}", highlight=False)
@@ -134,15 +136,17 @@ def users_add(
 def users_list(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
-    """Operators with their role, state and last login (never a password hash)."""
-    with db.unit_of_work(runtime_of(ctx).factory) as session:
+    """Operators with their role, state, last login and lock (never a password hash)."""
+    runtime = runtime_of(ctx)
+    web, now = runtime.settings.web, runtime.now()
+    with db.unit_of_work(runtime.factory) as session:
         lines = [
             {
                 "username": user.username,
                 "role": user.role,
                 "active": user.active,
                 "last_login_at": iso_jst(user.last_login_at),
-                "locked_until": iso_jst(user.locked_until),
+                "locked_until": iso_jst(access.name_locked_until(session, user.username, now, web)),
             }
             for user in session.scalars(select(User).order_by(User.username))
         ]
@@ -171,13 +175,22 @@ def apikeys_create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who uses the key, e.g. the SIEM")],
     role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
+    merchant: Annotated[
+        int | None,
+        typer.Option("--merchant", help="The merchant a 'merchant' key works for (required then)"),
+    ] = None,
 ) -> None:
-    """Create an API key; it is printed once, only its hash is kept."""
+    """Create an API key; it is printed once, only its hash is kept. A key whose role reads
+    personal data is written to the audit trail."""
     runtime = runtime_of(ctx)
     try:
         with db.unit_of_work(runtime.factory) as session:
-            _, plaintext = access.create_api_key(session, name, role, runtime.now())
-    except (ValueError, access.AccessError) as exc:
+            if merchant is not None:
+                fraud_merchants.get_merchant(session, merchant)  # refuses an unknown merchant
+            _, plaintext = access.create_api_key(
+                session, name, role, runtime.now(), merchant, actor=cli_actor()
+            )
+    except (ValueError, access.AccessError, FraudError) as exc:
         raise fail(str(exc), 1) from exc
     sys.stdout.write(plaintext + "\n")
 
@@ -193,6 +206,7 @@ def apikeys_list(
                 "key_id": key.key_id,
                 "name": key.name,
                 "role": key.role,
+                "merchant_id": key.merchant_id,
                 "created_at": iso_jst(key.created_at),
                 "revoked_at": iso_jst(key.revoked_at),
                 "last_used_at": iso_jst(key.last_used_at),
@@ -285,10 +299,11 @@ def serve(
                 port=port,
                 workers=workers,
                 log_level="warning",
+                proxy_headers=False,  # believed only from [web] trusted_proxies (web.proxies)
             )
         else:
             app_ = create_app(settings, clock=runtime.now)
-            uvicorn.run(app_, host=host, port=port, log_level="warning")
+            uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         if mailbox is not None:
             mailbox.stop()

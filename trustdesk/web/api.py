@@ -42,6 +42,10 @@ from trustdesk.web.schemas import (
 router = APIRouter(
     prefix="/api/v1",
     responses={
+        400: {
+            "model": Problem,
+            "description": "The body could not be read: not JSON in UTF-8, or the client went away",
+        },
         401: {"model": Problem, "description": "No API key, or an unknown or revoked one"},
         403: {"model": Problem, "description": "The key's role may not do this"},
     },

@@ -39,6 +39,7 @@ from trustdesk.web.deps import WebRuntime
 from trustdesk.web.errors import install_error_handlers
 from trustdesk.web.fraud import SCORE_PATH, document_score
 from trustdesk.web.fraud import router as fraud_router
+from trustdesk.web.proxies import ForwardedClient
 from trustdesk.web.score_door import ScoreDoor
 
 STATIC = Path(__file__).parent / "static"
@@ -91,16 +92,22 @@ def create_app(settings: Settings, clock: Callable[[], datetime] | None = None) 
     app.include_router(console_uploads.router)
     app.include_router(member.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(SecurityHeaders)
     return app
 
 
 class _App(FastAPI):
     """FastAPI with the merchants' score answered in front of everything (``ScoreDoor``) and
-    documented in the schema with the routes."""
+    documented in the schema with the routes.
+
+    The security headers wrap the whole stack, Starlette's error middleware included: added
+    as a user middleware they sat inside it, and a 500 page went out without them. The client
+    behind trusted proxies is settled before anything reads it (``proxies``)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return ScoreDoor(super().build_middleware_stack(), self.state.runtime, SECURITY_HEADERS)
+        runtime = self.state.runtime
+        stack = SecurityHeaders(super().build_middleware_stack())
+        door = ScoreDoor(stack, runtime, SECURITY_HEADERS)
+        return ForwardedClient(door, runtime.settings.web.trusted_proxies)
 
     def openapi(self) -> dict[str, Any]:
         schema = super().openapi()  # built once and kept, until the routes change

@@ -27,7 +27,7 @@ from trustdesk.privacy.service import record_access
 from trustdesk.web import i18n
 from trustdesk.web.auth import check_csrf, require
 from trustdesk.web.console import ConsoleUser
-from trustdesk.web.deps import RuntimeDep
+from trustdesk.web.deps import RowId, RuntimeDep
 from trustdesk.web.errors import ApiError
 from trustdesk.web.pages import redirect, render
 
@@ -173,7 +173,7 @@ def assign(
 @router.post("/cases/{case_id}/complaints/{complaint_id}/evidence", response_class=HTMLResponse)
 def reveal_evidence(
     case_id: str,
-    complaint_id: int,
+    complaint_id: RowId,
     request: Request,
     runtime: RuntimeDep,
     user: ConsoleUser,
@@ -209,7 +209,7 @@ def reveal_evidence(
 @router.post("/cases/{case_id}/complaints/{complaint_id}/complainant", response_class=HTMLResponse)
 def reveal_complainant(
     case_id: str,
-    complaint_id: int,
+    complaint_id: RowId,
     request: Request,
     runtime: RuntimeDep,
     user: ConsoleUser,

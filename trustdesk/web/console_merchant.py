@@ -17,17 +17,20 @@ from trustdesk.access.roles import Permission
 from trustdesk.access.service import SessionUser
 from trustdesk.db import unit_of_work
 from trustdesk.fraud import merchants, rulesets, service
-from trustdesk.fraud.exceptions import FraudError
+from trustdesk.fraud.exceptions import FraudError, OrderNotFound, RuleSetNotFound
 from trustdesk.fraud.models import Merchant
 from trustdesk.fraud.rules import RuleSetInvalid
 from trustdesk.web import i18n
 from trustdesk.web.auth import check_csrf, require
 from trustdesk.web.console import ConsoleUser
-from trustdesk.web.deps import RuntimeDep, WebRuntime
+from trustdesk.web.deps import RowId, RuntimeDep, WebRuntime
 from trustdesk.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
 DECISIONS = ("approve", "hold", "cancel")
+# A version or an order the merchant does not have: an error page (404), not the inline notice
+# of a refused step.
+_NOT_FOUND = (OrderNotFound, RuleSetNotFound)
 
 
 def _merchant_of(user: SessionUser) -> int:
@@ -101,13 +104,15 @@ def new_rules(
 
 
 @router.get("/merchant/rules/{version}/backtest", response_class=HTMLResponse)
-def backtest(version: int, request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
+def backtest(version: RowId, request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
     """How the bands of the merchant's past orders would change under ``version``."""
     merchant_id = _merchant_of(user)
     try:
         with unit_of_work(runtime.factory) as session:
             merchant = merchants.get_merchant(session, merchant_id)
             result = rulesets.backtest(session, merchant, version)
+    except _NOT_FOUND:
+        raise  # a 404 page, like any id that names nothing
     except FraudError as exc:
         return _overview(request, runtime, user, error=str(exc))
     return _overview(request, runtime, user, backtest=result)
@@ -115,7 +120,7 @@ def backtest(version: int, request: Request, runtime: RuntimeDep, user: ConsoleU
 
 @router.post("/merchant/rules/{version}/activate")
 def activate(
-    version: int,
+    version: RowId,
     request: Request,
     runtime: RuntimeDep,
     user: ConsoleUser,
@@ -128,6 +133,8 @@ def activate(
             rulesets.activate(
                 session, merchants.get_merchant(session, merchant_id), version, runtime.now()
             )
+    except _NOT_FOUND:
+        raise  # a 404 page, like any id that names nothing
     except FraudError as exc:
         return redirect("/merchant", str(exc))
     except RuleSetInvalid as exc:  # rules that no longer run: each problem, on the page
@@ -153,6 +160,8 @@ def review(
             service.decide(
                 session, merchant_id, order_id, decision, user.username, note, runtime.now()
             )
+    except _NOT_FOUND:
+        raise  # a 404 page, like any id that names nothing
     except FraudError as exc:
         return redirect("/merchant", str(exc))
     return redirect("/merchant", _t(request)("case.decided"))

@@ -25,7 +25,7 @@ from trustdesk.web import public_i18n
 from trustdesk.web.auth import check_csrf, require
 from trustdesk.web.console import ConsoleUser
 from trustdesk.web.console_cases import complaint_of_case
-from trustdesk.web.deps import RuntimeDep
+from trustdesk.web.deps import RowId, RuntimeDep
 from trustdesk.web.errors import ApiError
 from trustdesk.web.pages import language, render
 
@@ -34,7 +34,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/cases/{case_id}/complaints/{complaint_id}/uploads", response_class=HTMLResponse)
 def list_uploads(
-    case_id: str, complaint_id: int, request: Request, runtime: RuntimeDep, user: ConsoleUser
+    case_id: str, complaint_id: RowId, request: Request, runtime: RuntimeDep, user: ConsoleUser
 ) -> Response:
     """The case page's section (loaded into it by htmx): one download form per file."""
     require(user, Permission.EVIDENCE_READ)
@@ -56,8 +56,8 @@ def list_uploads(
 @router.post("/cases/{case_id}/complaints/{complaint_id}/uploads/{upload_id}")
 def download_upload(
     case_id: str,
-    complaint_id: int,
-    upload_id: int,
+    complaint_id: RowId,
+    upload_id: RowId,
     request: Request,
     runtime: RuntimeDep,
     user: ConsoleUser,

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk.cases.policy import Policy, load_policy
+from trustdesk.cases.service import MAX_ID
 from trustdesk.settings import Settings
 
 
@@ -46,3 +47,6 @@ async def runtime(request: Request) -> WebRuntime:
 
 
 RuntimeDep = Annotated[WebRuntime, Depends(runtime)]
+# A row's number in a path: beyond the database's integer range it names nothing, and would
+# fail in the driver (SQLite past 2**63, PostgreSQL past 2**31) instead of answering 422.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]

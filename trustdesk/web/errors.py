@@ -2,18 +2,23 @@
 
 The API answers JSON ``{"error": CODE, "detail": MESSAGE}`` with a 4xx status that says whose
 fault it is (FastAPI's own request validation keeps its 422 with the field list); console pages
-answer the same status with an HTML page in the operator's language, and a page that needs a
-login sends the browser to it.
+answer the same status with an HTML page in the operator's language, with the operator's
+navigation when they are logged in, and a page that needs a login sends the browser to it. A
+bug is a 500 in the same terms, its details only in the server's log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from trustdesk.access.service import SessionUser, UnknownUser
 from trustdesk.cases.exceptions import (
     ActionNotFound,
     CaseNotFound,
@@ -34,6 +39,7 @@ from trustdesk.fraud.exceptions import (
     Unauthorized,
 )
 from trustdesk.fraud.rules import RuleSetInvalid
+from trustdesk.web import i18n
 
 
 class ApiError(Exception):
@@ -61,6 +67,7 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (RuleSetNotFound, 404, "not_found"),
     (RuleSetInvalid, 422, "invalid_rules"),
     (CaseOperationRefused, 409, "operation_refused"),
+    (UnknownUser, 404, "not_found"),  # an account or an API key
 )
 
 
@@ -79,12 +86,45 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
-def error_response(request: Request, status: int, code: str, detail: str) -> Response:
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``headers`` are the ones the status needs (``Allow`` on a 405, RFC 9110 §15.5.6)."""
     if _wants_json(request):
-        return JSONResponse({"error": code, "detail": detail}, status_code=status)
+        return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
     from trustdesk.web.pages import render
 
-    return render(request, "console/error.html", None, status, status=status, message=detail)
+    page = render(
+        request, "console/error.html", _operator(request), status, status=status, message=detail
+    )
+    page.headers.update(headers or {})
+    return page
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers, for a 405's ``Allow``: Starlette names only those of the
+    first route whose path matched (GET of ``/api/v1/fraud/rules``, not its POST)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
+def _operator(request: Request) -> SessionUser | None:
+    """Who is logged in, for the page's navigation; None when that cannot be known, for the
+    error may be the database's own."""
+    from trustdesk.web.auth import console_user
+
+    try:
+        return console_user(request, request.app.state.runtime)
+    except Exception:  # noqa: BLE001 - an error page never fails for want of a name
+        return None
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -102,8 +142,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(request, exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(request, exc.status_code, code, str(exc.detail), headers)
 
+    async def bug(request: Request, exc: Exception) -> Response:
+        """Starlette logs the exception after this answer; the caller learns only that it is
+        ours, in the console's language."""
+        if _wants_json(request):
+            detail = "the server failed; the error is logged"
+        else:
+            detail = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))(
+                "error.internal"
+            )
+        return error_response(request, 500, "internal_error", detail)
+
+    app.add_exception_handler(Exception, bug)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ApiError, known_error)

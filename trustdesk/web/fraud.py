@@ -11,11 +11,13 @@ review queue and the guarantee report.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Path, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -34,7 +36,19 @@ class _Problem(BaseModel):
     detail: str
 
 
+def _iso_text(value: object) -> object:
+    """ISO 8601 text only: pydantic also reads a bare number as seconds since 1970, which the
+    schema (``format: date-time``) does not allow and no merchant means by it."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("an ISO 8601 date and time with a UTC offset, e.g. 2026-10-20T09:00:00+09:00")
+
+
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+Instant = Annotated[datetime, BeforeValidator(_iso_text)]
+
 RESPONSES = {
+    400: "The body could not be read: not JSON in UTF-8, or the client went away",
     401: "No merchant key, or an unknown or revoked one",
     404: "No such order or rule version of this merchant",
     409: "The order id was scored with other data",
@@ -44,6 +58,7 @@ router = APIRouter(
     prefix="/api/v1/fraud",
     tags=["fraud"],
     responses={
+        400: {"model": _Problem, "description": RESPONSES[400]},
         401: {"model": _Problem, "description": RESPONSES[401]},
         404: {"model": _Problem, "description": RESPONSES[404]},
         409: {"model": _Problem, "description": RESPONSES[409]},
@@ -60,8 +75,20 @@ def bearer(authorization: str | None) -> str:
     return key.strip()
 
 
-async def _bearer(authorization: Annotated[str | None, Header()] = None) -> str:
-    return bearer(authorization)
+# The merchant's key, declared in the OpenAPI schema; checked by the handlers (_merchant_id).
+MERCHANT_KEY = HTTPBearer(
+    scheme_name="MerchantKey",
+    description="A merchant's API key: td_<id>_<secret>",
+    auto_error=False,
+)
+
+
+async def _bearer(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(MERCHANT_KEY)],
+) -> str:
+    if credentials is None or not credentials.credentials.strip():
+        raise ApiError(401, "unauthorized", "send the merchant's API key as 'Bearer KEY'")
+    return credentials.credentials.strip()
 
 
 KeyDep = Annotated[str, Depends(_bearer)]
@@ -123,7 +150,7 @@ class Decision(BaseModel):
 
 
 class Backtest(BaseModel):
-    since: datetime | None = None
+    since: Instant | None = None
     limit: int = Field(10000, ge=1, le=100000)
 
 
@@ -154,15 +181,7 @@ def document_score(schema: dict[str, Any]) -> None:
             "(高, 中, 低, 信頼性高), the reasons and the rules version that made it. The same "
             "order sent again answers the stored result.",
             "operationId": "score_order",
-            "parameters": [
-                {
-                    "name": "authorization",
-                    "in": "header",
-                    "required": False,
-                    "description": "Bearer KEY: the merchant's API key",
-                    "schema": {"type": "string"},
-                }
-            ],
+            "security": [{"MerchantKey": []}],
             "requestBody": {
                 "required": True,
                 "description": "The order, at least the shape of shared/fixtures/fraud/order.json",
@@ -175,6 +194,7 @@ def document_score(schema: dict[str, Any]) -> None:
                         "application/json": {"schema": {"$ref": "#/components/schemas/ScoreResult"}}
                     },
                 },
+                "400": {"description": RESPONSES[400], "content": problem},
                 "401": {"description": RESPONSES[401], "content": problem},
                 "409": {"description": RESPONSES[409], "content": problem},
                 "413": {
@@ -248,8 +268,8 @@ def review_queue(
 def guarantee_report(
     runtime: RuntimeDep,
     key: KeyDep,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Shipped orders covered and not covered by the chargeback guarantee."""
     for moment in (start, end):

@@ -161,6 +161,7 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "admin.add_user": ("追加", "Add"),
     "admin.user_added": ("{name} を追加しました。", "{name} added."),
     "admin.key_name": ("利用者（システム名）", "Client"),
+    "admin.merchant": ("加盟店（役割 merchant のみ）", "Merchant (merchant role only)"),
     "admin.create_key": ("発行", "Create"),
     "admin.key_once": (
         "新しいAPIキーです。この画面でのみ表示されます。安全な場所に保管してください。",
@@ -285,6 +286,10 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
     "error.title": ("エラー", "Error"),
     "error.forbidden": ("この操作を行う権限がありません。", "Your role may not do this."),
     "error.not_found": ("見つかりません。", "Not found."),
+    "error.internal": (
+        "サーバーでエラーが発生しました。記録されていますので、管理者にお知らせください。",
+        "The server failed. The error is logged; please tell the administrator.",
+    ),
     "error.csrf": (
         "フォームの有効期限が切れました。再読み込みしてください。",
         "The form is stale; reload the page.",
@@ -368,6 +373,28 @@ STATUSES: Mapping[str, tuple[str, str]] = {
     "failed": ("失敗", "failed"),
     "undeliverable": ("宛先なし", "no address"),
     "done": ("完了", "done"),
+}
+
+# What an audit entry records (privacy.service.record_access), as the privacy officer reads it.
+AUDIT_ACTIONS: Mapping[str, tuple[str, str]] = {
+    "view-case": ("案件の閲覧", "viewed a case"),
+    "view-complaint": ("申告（証拠・申告者を含む）の閲覧", "viewed a complaint with evidence"),
+    "view-evidence": ("証拠（通信の内容）の閲覧", "viewed evidence"),
+    "view-complainant": ("申告者の閲覧", "viewed the complainant"),
+    "view-subscriber": ("契約者情報の閲覧", "viewed a subscriber"),
+    "download-form-upload": ("申告の添付書類のダウンロード", "downloaded a form's file"),
+    "attribute": ("発信元の特定（接続記録の照会）", "attributed an address"),
+    "attribute-complaints": ("申告の発信元の特定", "attributed complaints"),
+    "attribute-traffic": ("通信量の利用者の特定", "attributed traffic"),
+    "traffic-report": ("通信量レポートの閲覧", "read the traffic report"),
+    "view-csam-list": ("CSAMアドレスリストの閲覧", "viewed the CSAM list"),
+    "export-dns-optouts": ("C&C遮断停止者の書き出し", "exported the DNS opt-outs"),
+    "view-audit": ("監査ログの閲覧", "viewed the audit trail"),
+    "export-audit": ("監査ログのエクスポート", "exported the audit trail"),
+    "grant-personal-data": (
+        "個人情報を閲覧できる役割の付与（アカウント・APIキーの作成）",
+        "granted a role that reads personal data (account or API key)",
+    ),
 }
 
 

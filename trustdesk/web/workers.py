@@ -75,7 +75,8 @@ def serve_worker(spec: WorkerSpec) -> None:
     except Exception:  # restarting would fail the same way: tell the parent to stop
         logger.exception("worker cannot build the application")
         raise SystemExit(STARTUP_FAILURE) from None
-    config = uvicorn.Config(app, log_level=spec.log_level)
+    # forwarded headers are the app's to believe or not (web.proxies), never uvicorn's
+    config = uvicorn.Config(app, log_level=spec.log_level, proxy_headers=False)
     uvicorn.Server(config).run(sockets=[sock])
 
 
