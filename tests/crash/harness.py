@@ -220,7 +220,9 @@ class Run:
         with db.unit_of_work(factory) as session:
             import_lines(session, "subscribers", iter(s + "\n" for s in subscribers), "s.csv")
             import_lines(session, "assignments", iter(a + "\n" for a in assignments), "a.csv")
-            _, self.api_key = create_api_key(session, "crash", "operator", self.started)
+            _, self.api_key = create_api_key(
+                session, "crash", "operator", self.started, actor="crash-harness"
+            )
         engine.dispose()
         here = self.plan.workdir
         (here / "provision.py").write_text(PROVISIONING)
