@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -200,3 +201,27 @@ def test_a_port_in_use_is_refused_at_once(tmp_path: Path) -> None:
         )
     assert result.returncode != 0
     assert "in use" in result.stderr
+
+
+def test_a_worker_whose_supervisor_died_before_it_started_stops(tmp_path: Path) -> None:
+    """The supervisor's pid is handed to the worker, not read by it: a worker started just as
+    its supervisor was killed would read init's pid as its parent's and serve forever."""
+    config = tmp_path / "trustdesk.toml"
+    config.write_text(
+        f'database_url = "sqlite:///{tmp_path / "w.db"}"\nenvironment = "development"\n',
+        encoding="utf-8",
+    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    spec = workers.WorkerSpec("127.0.0.1", _free_port(), str(config), None)
+    worker = multiprocessing.get_context("spawn").Process(
+        target=workers.serve_worker, args=(spec, gone.pid)
+    )
+    worker.start()
+    worker.join(timeout=60)
+    alive = worker.is_alive()
+    if alive:
+        worker.kill()
+        worker.join()
+    assert not alive
+    assert worker.exitcode == -signal.SIGTERM  # stopped itself as SIGTERM stops it

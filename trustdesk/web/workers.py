@@ -32,6 +32,7 @@ SUPPORTED = hasattr(socket, "SO_REUSEPORT")
 STARTUP_FAILURE = 3  # uvicorn's exit status for a worker that could not start serving
 _BACKLOG = 2048  # uvicorn's default
 _ORPHAN_CHECK_SECONDS = 1.0
+_GRACE_SECONDS = 25  # under Workers._stop_all's 30 s join
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,14 @@ def _port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_worker(spec: WorkerSpec) -> None:
-    """A worker process's body: its own listening socket, the application, uvicorn."""
+def serve_worker(spec: WorkerSpec, parent: int) -> None:
+    """A worker process's body: its own listening socket, the application, uvicorn.
+
+    ``parent`` is the supervisor's pid as the supervisor knew it: read here, after the spawn,
+    it would already be init's for a worker whose supervisor died while starting it, and that
+    worker would never notice it was orphaned."""
     from trustdesk.web.app import create_app
 
-    parent = os.getppid()
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
     try:
         sock = _port_socket(spec.host, spec.port)
@@ -76,7 +80,14 @@ def serve_worker(spec: WorkerSpec) -> None:
         logger.exception("worker cannot build the application")
         raise SystemExit(STARTUP_FAILURE) from None
     # forwarded headers are the app's to believe or not (web.proxies), never uvicorn's
-    config = uvicorn.Config(app, log_level=spec.log_level, proxy_headers=False)
+    # an orphan has nobody to kill it after SIGTERM: open connections get as long as the
+    # supervisor's own stop gives them (Workers._stop_all), then the worker ends anyway
+    config = uvicorn.Config(
+        app,
+        log_level=spec.log_level,
+        proxy_headers=False,
+        timeout_graceful_shutdown=_GRACE_SECONDS,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -87,6 +98,7 @@ def _stop_when_orphaned(parent: int) -> None:
     connections, answered by the old code and configuration."""
     while os.getppid() == parent:
         time.sleep(_ORPHAN_CHECK_SECONDS)
+    logger.warning("the supervisor (pid %s) is gone: stopping", parent)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -117,7 +129,7 @@ class Workers:
                 signal.signal(sig, handler)
 
     def _start(self) -> BaseProcess:
-        process = self._context.Process(target=serve_worker, args=(self.spec,))
+        process = self._context.Process(target=serve_worker, args=(self.spec, os.getpid()))
         process.start()
         return process
 
