@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from trustdesk.access import keys, passwords
 from trustdesk.access.models import ApiKey, ConsoleSession, MemberToken, RateEvent, User
 from trustdesk.access.roles import Permission, can, check_role, personal_data_reads
+from trustdesk.db import serialise
 from trustdesk.privacy.service import record_access
 from trustdesk.settings import WebSettings
 
@@ -170,11 +171,18 @@ def authenticate(
     """Check the password unless the name or the client is throttled; count a failure.
 
     An unknown name, a disabled account and a wrong password cost one argon2 computation each
-    and are counted alike; a throttled attempt costs none, whoever the name belongs to."""
+    and are counted alike; a throttled attempt costs none, whoever the name belongs to.
+
+    The client's and the name's counters are locked first (``db.serialise``) and held until
+    the caller commits, so concurrent attempts are counted one after another: the lockout
+    engages after exactly ``login_max_failures`` failures, however many arrive at once (they
+    were all checked against the same count before any was recorded, issue 17)."""
+    name = username.strip()
+    _lock_counter(session, LOGIN_FAILURE, client)
+    _lock_counter(session, NAME_FAILURE, _name_key(name))
     window = RATE_WINDOW
     if count_events(session, LOGIN_FAILURE, client, now - window) >= web.login_failures_per_client:
         return LoginAttempt(None, LoginThrottled(window))
-    name = username.strip()
     locked_until = name_locked_until(session, name, now, web)
     if locked_until is not None:
         return LoginAttempt(None, LoginThrottled(locked_until - now))
@@ -407,6 +415,12 @@ def member_of_token(session: Session, token: str, purpose: str, now: datetime) -
 # -- rate limits --------------------------------------------------------------------------------
 
 
+def _lock_counter(session: Session, bucket: str, client: str) -> None:
+    """Make the count of ``client``'s events in ``bucket`` and the event this transaction adds
+    one step: other transactions counting the same events wait until this one commits."""
+    serialise(session.connection(), f"rate:{bucket}:{client[:64]}")
+
+
 def record_event(session: Session, bucket: str, client: str, now: datetime) -> None:
     session.add(RateEvent(bucket=bucket, client=client[:64], at=now))
     session.flush()
@@ -428,7 +442,11 @@ def count_events(session: Session, bucket: str, client: str, since: datetime) ->
 def take_rate(
     session: Session, bucket: str, client: str, limit: int, window: timedelta, now: datetime
 ) -> None:
-    """Count one event of ``client``; raise RateLimited when the window already holds ``limit``."""
+    """Count one event of ``client``; raise RateLimited when the window already holds ``limit``.
+
+    Counted under the lock of ``client``'s counter (held until the caller commits), so that
+    ``limit`` submissions pass however many arrive at once."""
+    _lock_counter(session, bucket, client)
     if count_events(session, bucket, client, now - window) >= limit:
         raise RateLimited(
             "送信が多すぎます。しばらくしてからお試しください / too many submissions; "
