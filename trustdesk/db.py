@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    make_url,
     select,
 )
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -117,9 +118,19 @@ def _jst_day_postgresql(element: jst_day, compiler: SQLCompiler, **kw: Any) -> s
     return f"to_char({column} AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"
 
 
+SQLITE_BUSY_SECONDS = 10.0
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use,
-    and transactions that really are (see ``_sqlite_begin``)."""
+    and transactions that really are (see ``_sqlite_begin``).
+
+    SQLite's busy timeout, how long a writer waits for the write lock before failing with
+    "database is locked", is ``SQLITE_BUSY_SECONDS`` unless the URL says otherwise
+    (``sqlite:///trustdesk.db?timeout=30``, in seconds, as the pysqlite driver reads it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS} | kwargs.get("connect_args", {})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -198,7 +209,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # no implicit BEGIN: ``_sqlite_begin`` does it
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -285,7 +285,7 @@ class Run:
                 item.tries += 1
                 answer = self.send(item)
                 item.answers[answer] += 1
-                item.acked = answer in ("250", "200", "201")
+                item.acked = answer in ("250", "200", "201", "202")  # 202: kept, recorded later
                 if not item.acked:
                     time.sleep(0.2)
 

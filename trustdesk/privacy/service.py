@@ -90,7 +90,7 @@ _MOVE_HEAD = (
 _LAST_ENTRY = select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
 
 
-def _locked_head(connection: Connection) -> Row[tuple[int | None, str]]:
+def _locked_head(connection: Connection) -> Row[int | None, str]:
     """The head, locked until the transaction ends. Migration 0017 makes it; when the row is
     gone (a trail emptied with its tables) it is made again from the last entry, by whichever
     append gets there first (``ON CONFLICT DO NOTHING``), and locked like any other time."""
