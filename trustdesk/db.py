@@ -297,8 +297,10 @@ def unit_of_work(factory: sessionmaker[Session], *, reading: bool = False) -> It
 
     On SQLite a unit of work holds the write lock from its start (``_sqlite_begin``), so
     writers queue instead of failing; one that only reads says ``reading=True`` (a page, a
-    list) and neither waits for writers nor makes them wait. PostgreSQL needs no such mark."""
-    options = {READING: True} if reading else None
+    list) and neither waits for writers nor makes them wait. PostgreSQL readers never wait
+    for writers; there the mark makes the transaction ``READ ONLY``, so that a write slipped
+    into a reading unit fails on both databases alike."""
+    options = {READING: True, "postgresql_readonly": True} if reading else None
     with factory(execution_options=options) as session, session.begin():
         yield session
 
