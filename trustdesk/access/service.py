@@ -282,7 +282,7 @@ class Seen:
 
     who: Principal
     stale: bool
-    session_user: SessionUser | None = None  # a console session's user
+    user: SessionUser | None = None  # a console session's user
     key_id: str | None = None  # an API key's id
 
 
@@ -296,7 +296,7 @@ def session_user(
         return None
     if seen.stale:
         mark_session_seen(session, token, now)
-    return seen.session_user
+    return seen.user
 
 
 def see_session(session: Session, token: str, now: datetime, web: WebSettings) -> Seen | None:

@@ -73,7 +73,7 @@ def console_user(request: Request, runtime: WebRuntime) -> SessionUser | None:
     if seen.stale:  # as for a key: the page itself may only read
         with unit_of_work(runtime.factory) as session:
             access.mark_session_seen(session, token, now)
-    return seen.session_user
+    return seen.user
 
 
 def _granted(principal: Principal, permission: Permission) -> Principal:
