@@ -7,6 +7,7 @@ fraud score, a hot path of three Core statements, takes a ``Connection`` (:func:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import sys
@@ -32,6 +33,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    make_url,
     select,
 )
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -116,9 +118,19 @@ def _jst_day_postgresql(element: jst_day, compiler: SQLCompiler, **kw: Any) -> s
     return f"to_char({column} AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"
 
 
+SQLITE_BUSY_SECONDS = 10.0
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent use,
-    and transactions that really are (see ``_sqlite_begin``)."""
+    and transactions that really are (see ``_sqlite_begin``).
+
+    SQLite's busy timeout, how long a writer waits for the write lock before failing with
+    "database is locked", is ``SQLITE_BUSY_SECONDS`` unless the URL says otherwise
+    (``sqlite:///trustdesk.db?timeout=30``, in seconds, as the pysqlite driver reads it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS} | kwargs.get("connect_args", {})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -148,20 +160,55 @@ def _nul_safe_text(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.adapters.register_dumper(str, Text)
 
 
+# The execution option that marks a unit of work as one that only reads (``unit_of_work``).
+READING = "trustdesk_reading"
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """Python's sqlite3 module begins a transaction only before its first INSERT/UPDATE, so a
     SAVEPOINT issued before any (``session.begin_nested()`` after a few SELECTs) opened a
     transaction of its own, and its RELEASE committed: the complaints of a batch were durable
     before the rest of the batch's transaction. The module is put in autocommit mode
-    (``_sqlite_pragmas``) and the transaction begun here, as SQLAlchemy's SQLite notes advise."""
-    connection.exec_driver_sql("BEGIN")
+    (``_sqlite_pragmas``) and the transaction begun here, as SQLAlchemy's SQLite notes advise.
+
+    A transaction that may write begins ``IMMEDIATE``: it takes SQLite's one write lock before
+    its first read, waiting for it up to ``busy_timeout``. A ``DEFERRED`` one that read and
+    then wrote could not wait: when another connection held the lock, or had committed since
+    its read, SQLite failed it at once with "database is locked", whatever the timeout (3 API
+    clients and a mail stream turned 18 of 24 complaints into 500s, issue 17). Holding the lock
+    from the start also makes each writing transaction serial, which the audit chain and the
+    rate limits rely on (``serialise``). A unit of work marked ``READING`` begins deferred, so
+    a page that only reads never queues behind a writer (WAL: readers see the last commit),
+    and runs with ``query_only`` so that a write slipped into it fails on every run, not under
+    load alone."""
+    reading = bool(connection.get_execution_options().get(READING, False))
+    if connection.connection.info.get(READING, False) != reading:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        connection.connection.info[READING] = reading
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+def serialise(connection: Connection, name: str) -> None:
+    """Hold the lock named ``name`` until the transaction ends, so that the transactions that
+    take it run one after another (a rate limit's count and its insert, issue 17).
+
+    PostgreSQL takes a transaction-level advisory lock on a 64-bit key drawn from the name
+    (two names sharing a key only wait for each other more than they need to). SQLite has one
+    write lock, which every writing transaction holds from its ``BEGIN IMMEDIATE``
+    (``_sqlite_begin``): there is nothing more to take, and a reading unit of work may not
+    serialise a write."""
+    if connection.dialect.name == "postgresql":
+        digest = hashlib.sha256(name.encode()).digest()[:8]
+        key = int.from_bytes(digest, "big", signed=True)
+        connection.execute(select(func.pg_advisory_xact_lock(key)))
+    elif connection.get_execution_options().get(READING, False):
+        raise RuntimeError(f"a reading unit of work cannot serialise {name!r}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # no implicit BEGIN: ``_sqlite_begin`` does it
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -245,9 +292,16 @@ def transient(error: BaseException) -> bool:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    with factory() as session, session.begin():
+def unit_of_work(factory: sessionmaker[Session], *, reading: bool = False) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises.
+
+    On SQLite a unit of work holds the write lock from its start (``_sqlite_begin``), so
+    writers queue instead of failing; one that only reads says ``reading=True`` (a page, a
+    list) and neither waits for writers nor makes them wait. PostgreSQL readers never wait
+    for writers; there the mark makes the transaction ``READ ONLY``, so that a write slipped
+    into a reading unit fails on both databases alike."""
+    options = {READING: True, "postgresql_readonly": True} if reading else None
+    with factory(execution_options=options) as session, session.begin():
         yield session
 
 

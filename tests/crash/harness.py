@@ -285,7 +285,7 @@ class Run:
                 item.tries += 1
                 answer = self.send(item)
                 item.answers[answer] += 1
-                item.acked = answer in ("250", "200", "201")
+                item.acked = answer in ("250", "200", "201", "202")  # 202: kept, recorded later
                 if not item.acked:
                     time.sleep(0.2)
 
@@ -442,7 +442,7 @@ class Checks:
         if refused:
             self.run_.findings.notes.append(
                 f"answers that made a client try again: {refused} (on SQLite: 'database is "
-                "locked', a write lock not taken up front: `storage`; see processes.log)"
+                "locked', a write lock held past the busy timeout; see processes.log)"
             )
         if not acked:
             self.problems.append("no complaint was acknowledged (answers above)")

@@ -16,12 +16,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from trustdesk.access import keys, passwords
 from trustdesk.access.models import ApiKey, ConsoleSession, MemberToken, RateEvent, User
 from trustdesk.access.roles import Permission, can, check_role, personal_data_reads
+from trustdesk.db import serialise
 from trustdesk.privacy.service import record_access
 from trustdesk.settings import WebSettings
 
@@ -170,11 +171,18 @@ def authenticate(
     """Check the password unless the name or the client is throttled; count a failure.
 
     An unknown name, a disabled account and a wrong password cost one argon2 computation each
-    and are counted alike; a throttled attempt costs none, whoever the name belongs to."""
+    and are counted alike; a throttled attempt costs none, whoever the name belongs to.
+
+    The client's and the name's counters are locked first (``db.serialise``) and held until
+    the caller commits, so concurrent attempts are counted one after another: the lockout
+    engages after exactly ``login_max_failures`` failures, however many arrive at once (they
+    were all checked against the same count before any was recorded, issue 17)."""
+    name = username.strip()
+    _lock_counter(session, LOGIN_FAILURE, client)
+    _lock_counter(session, NAME_FAILURE, _name_key(name))
     window = RATE_WINDOW
     if count_events(session, LOGIN_FAILURE, client, now - window) >= web.login_failures_per_client:
         return LoginAttempt(None, LoginThrottled(window))
-    name = username.strip()
     locked_until = name_locked_until(session, name, now, web)
     if locked_until is not None:
         return LoginAttempt(None, LoginThrottled(locked_until - now))
@@ -266,11 +274,34 @@ class SessionUser:
     csrf_token: str
 
 
+@dataclass(frozen=True)
+class Seen:
+    """Who a cookie or a key is, and whether its "last seen" is old enough to be written
+    (once a minute): the look-up only reads, so a page that only reads needs no write lock
+    (``db.unit_of_work(reading=True)``); the caller writes the mark when ``stale``."""
+
+    who: Principal
+    stale: bool
+    user: SessionUser | None = None  # a console session's user
+    key_id: str | None = None  # an API key's id
+
+
 def session_user(
     session: Session, token: str, now: datetime, web: WebSettings
 ) -> SessionUser | None:
     """The operator behind a session cookie, or None when it is unknown, ended, idle too long or
     too old, or the account was disabled. Seeing it keeps it alive."""
+    seen = see_session(session, token, now, web)
+    if seen is None:
+        return None
+    if seen.stale:
+        mark_session_seen(session, token, now)
+    return seen.user
+
+
+def see_session(session: Session, token: str, now: datetime, web: WebSettings) -> Seen | None:
+    """``session_user`` without writing: the user, and whether the session's last-seen mark is
+    due (``mark_session_seen``)."""
     row = session.execute(
         select(ConsoleSession, User)
         .join(User, User.id == ConsoleSession.user_id)
@@ -283,10 +314,17 @@ def session_user(
     old = now - console.created_at > timedelta(hours=web.session_max_hours)
     if console.ended_at is not None or idle or old or not user.active:
         return None
-    if now - console.last_seen_at > timedelta(minutes=1):
-        console.last_seen_at = now
     principal = Principal(f"user:{user.username}", user.role, user.id, user.merchant_id)
-    return SessionUser(principal, user.username, console.csrf_token)
+    stale = now - console.last_seen_at > timedelta(minutes=1)
+    return Seen(principal, stale, SessionUser(principal, user.username, console.csrf_token))
+
+
+def mark_session_seen(session: Session, token: str, now: datetime) -> None:
+    session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.token_hash == _digest(token), ConsoleSession.last_seen_at < now)
+        .values(last_seen_at=now)
+    )
 
 
 def end_session(session: Session, token: str, now: datetime) -> None:
@@ -351,6 +389,17 @@ def revoke_api_key(session: Session, key_id: str, now: datetime) -> ApiKey:
 
 
 def key_principal(session: Session, plaintext: str, now: datetime) -> Principal | None:
+    seen = see_key(session, plaintext, now)
+    if seen is None:
+        return None
+    if seen.stale and seen.key_id is not None:
+        mark_key_used(session, seen.key_id, now)
+    return seen.who
+
+
+def see_key(session: Session, plaintext: str, now: datetime) -> Seen | None:
+    """``key_principal`` without writing: the caller, and whether the key's last-used mark is
+    due (``mark_key_used``)."""
     parts = keys.split_key(plaintext)
     if parts is None:
         return None
@@ -361,9 +410,13 @@ def key_principal(session: Session, plaintext: str, now: datetime) -> Principal 
         or not keys.secret_matches(parts[1], row.secret_hash)
     ):
         return None
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
-    return Principal(f"apikey:{row.name}", row.role, merchant_id=row.merchant_id)
+    stale = row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)
+    principal = Principal(f"apikey:{row.name}", row.role, merchant_id=row.merchant_id)
+    return Seen(principal, stale, key_id=row.key_id)
+
+
+def mark_key_used(session: Session, key_id: str, now: datetime) -> None:
+    session.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=now))
 
 
 # -- members' own links ------------------------------------------------------------------------
@@ -407,6 +460,12 @@ def member_of_token(session: Session, token: str, purpose: str, now: datetime) -
 # -- rate limits --------------------------------------------------------------------------------
 
 
+def _lock_counter(session: Session, bucket: str, client: str) -> None:
+    """Make the count of ``client``'s events in ``bucket`` and the event this transaction adds
+    one step: other transactions counting the same events wait until this one commits."""
+    serialise(session.connection(), f"rate:{bucket}:{client[:64]}")
+
+
 def record_event(session: Session, bucket: str, client: str, now: datetime) -> None:
     session.add(RateEvent(bucket=bucket, client=client[:64], at=now))
     session.flush()
@@ -428,7 +487,11 @@ def count_events(session: Session, bucket: str, client: str, since: datetime) ->
 def take_rate(
     session: Session, bucket: str, client: str, limit: int, window: timedelta, now: datetime
 ) -> None:
-    """Count one event of ``client``; raise RateLimited when the window already holds ``limit``."""
+    """Count one event of ``client``; raise RateLimited when the window already holds ``limit``.
+
+    Counted under the lock of ``client``'s counter (held until the caller commits), so that
+    ``limit`` submissions pass however many arrive at once."""
+    _lock_counter(session, bucket, client)
     if count_events(session, bucket, client, now - window) >= limit:
         raise RateLimited(
             "送信が多すぎます。しばらくしてからお試しください / too many submissions; "

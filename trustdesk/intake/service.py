@@ -39,6 +39,18 @@ class DocumentTooLarge(UnparseableDocument):
         return cls(f"document is {size} bytes; the limit is {limit}")
 
 
+class RecordingDeferred(Exception):
+    """The document was stored (committed) but the database was too busy to record it now: it
+    stays pending, and the worker's ``retry_pending`` records it. Whoever sent it has been
+    heard and must not be told otherwise (issue 17: a client answered 500 resent a complaint
+    that was kept)."""
+
+    def __init__(self, document_ids: list[int]) -> None:
+        self.document_ids = document_ids
+        names = ", ".join(str(i) for i in document_ids)
+        super().__init__(f"stored as document {names}; it will be recorded shortly")
+
+
 @dataclass(frozen=True)
 class Recorded:
     """A stored complaint as intake reports it: plain values, not a tracked ORM object (a feed
@@ -187,9 +199,12 @@ def ingest(
     """Store, parse and record one document, each step in its own transaction.
 
     ``with_document`` runs in the storing transaction, for what must be kept with the raw
-    document or not at all (a form's uploaded files)."""
+    document or not at all (a form's uploaded files). Raises ``RecordingDeferred`` when the
+    document was stored but a busy database (``db.transient``) kept it from being recorded."""
     hooks = _Hooks(after_record, with_document, claim)
-    [outcomes] = _ingest_batch(factory, settings, [(data, filename)], now, actor, hooks)
+    [outcomes] = _ingest_batch(
+        factory, settings, [(data, filename)], now, actor, hooks, deferrable=True
+    )
     return outcomes
 
 
@@ -240,7 +255,10 @@ def _ingest_batch(
     now: datetime,
     actor: str,
     hooks: _Hooks,
+    deferrable: bool = False,
 ) -> list[list[Outcome]]:
+    """Commit the batch's documents, then record them; ``deferrable``: a transient failure
+    after the documents were committed is ``RecordingDeferred``, not the database's error."""
     limit = settings.intake.max_document_bytes
     accepted = [(data, filename) for data, filename in batch if len(data) <= limit]
     ids: list[int] = []
@@ -254,7 +272,13 @@ def _ingest_batch(
         (document_id, data, filename, filename or "-")
         for document_id, (data, filename) in zip(ids, accepted, strict=True)
     ]
-    recorded = iter(_record_documents(factory, settings, stored, now, actor, hooks))
+    try:
+        recorded = iter(_record_documents(factory, settings, stored, now, actor, hooks))
+    except Exception as exc:
+        if not (deferrable and ids and transient(exc)):
+            raise
+        log.warning("intake: documents %s stored, left pending for the worker: %s", ids, exc)
+        raise RecordingDeferred(ids) from exc
     return [
         next(recorded)
         if len(data) <= limit

@@ -28,3 +28,17 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """The end of the chain: the last entry's id and hash, in one row (id 1) that every append
+    locks and moves (``privacy.service.record_access``). Appends wait for one another on it, so
+    no two entries follow the same one (two writers both reading the last entry forked the
+    chain, issue 17); and an entry deleted from the end no longer leaves a shorter chain that
+    verifies."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))

@@ -33,6 +33,7 @@ from trustdesk.web.schemas import (
     CaseDetail,
     CaseSummary,
     Decision,
+    Deferred,
     IngestLine,
     OutboxNotice,
     Problem,
@@ -93,6 +94,11 @@ def _reader(caller: Principal, reason: str | None = None) -> views.Reader:
     response_model=IngestLine,
     responses={
         200: {"model": IngestLine, "description": "Already known: the same complaint, stored once"},
+        202: {
+            "model": Deferred,
+            "description": "Stored, but the database was busy: it is recorded shortly "
+            "(do not send it again)",
+        },
         400: {"model": Problem, "description": "The client went away before the document ended"},
         413: {"model": Problem},
         415: {"model": Problem},
@@ -118,7 +124,13 @@ async def submit_complaint(
     if kind not in COMPLAINT_TYPES:
         raise ApiError(415, "unsupported_media_type", f"send one of {', '.join(COMPLAINT_TYPES)}")
     data = await _read_limited(request, runtime.settings.intake.max_document_bytes)
-    outcomes = await run_in_threadpool(_ingest, runtime, data, kind, caller.actor)
+    try:
+        outcomes = await run_in_threadpool(_ingest, runtime, data, kind, caller.actor)
+    except intake.RecordingDeferred as deferred:  # kept: a 500 would have it sent again
+        return JSONResponse(
+            {"document_id": deferred.document_ids[0], "status": "pending", "detail": str(deferred)},
+            status_code=202,
+        )
     background.add_task(runner.deliver, runtime.factory, runtime.settings, runtime.now())
     lines = [outcome.as_json() for outcome in outcomes]
     failed = [line for line in lines if line.get("error")]

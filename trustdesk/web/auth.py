@@ -41,11 +41,15 @@ def bearer_principal(
     key = credentials.credentials.strip() if credentials is not None else ""
     if not key:
         raise ApiError(401, "unauthenticated", "send an API key as 'Authorization: Bearer KEY'")
-    with unit_of_work(runtime.factory) as session:
-        principal = access.key_principal(session, key, runtime.now())
-    if principal is None:
+    now = runtime.now()
+    with unit_of_work(runtime.factory, reading=True) as session:
+        seen = access.see_key(session, key, now)
+    if seen is None or seen.key_id is None:
         raise ApiError(401, "unauthenticated", "the API key is unknown or revoked")
-    return principal
+    if seen.stale:  # once a minute: a write only then, so a reading request takes no lock
+        with unit_of_work(runtime.factory) as session:
+            access.mark_key_used(session, seen.key_id, now)
+    return seen.who
 
 
 def api_permission(permission: Permission) -> Callable[..., Principal]:
@@ -61,8 +65,15 @@ def console_user(request: Request, runtime: WebRuntime) -> SessionUser | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    with unit_of_work(runtime.factory) as session:
-        return access.session_user(session, token, runtime.now(), runtime.settings.web)
+    now = runtime.now()
+    with unit_of_work(runtime.factory, reading=True) as session:
+        seen = access.see_session(session, token, now, runtime.settings.web)
+    if seen is None:
+        return None
+    if seen.stale:  # as for a key: the page itself may only read
+        with unit_of_work(runtime.factory) as session:
+            access.mark_session_seen(session, token, now)
+    return seen.user
 
 
 def _granted(principal: Principal, permission: Permission) -> Principal:

@@ -165,7 +165,7 @@ def queue_page(
         overdue=overdue,
     )
     now = runtime.now()
-    with unit_of_work(runtime.factory) as session:
+    with unit_of_work(runtime.factory, reading=True) as session:
         rows = queue(session, wanted, now)
     return render(
         request,
@@ -229,7 +229,7 @@ def bulk(
 def dashboard(request: Request, runtime: RuntimeDep, user: ConsoleUser) -> Response:
     require(user, Permission.DASHBOARD_READ)
     t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
-    with unit_of_work(runtime.factory) as session:
+    with unit_of_work(runtime.factory, reading=True) as session:
         figures = stats.dashboard(session, runtime.now())
     kinds = {kind: t.label(i18n.KINDS, kind) for kind in figures.per_day}
     labels = [day.strftime("%m/%d") for day in figures.days]

@@ -155,6 +155,14 @@ class Decision(BaseModel):
         return value
 
 
+class Deferred(BaseModel):
+    """A complaint document kept but not yet recorded (202): the worker records it."""
+
+    document_id: int
+    status: str = Field(description="pending: stored, to be recorded by the worker")
+    detail: str
+
+
 class Problem(BaseModel):
     error: str
     detail: str
