@@ -270,7 +270,7 @@ def fraud_rules_backtest(
 ) -> None:
     """How the bands of past scored orders would change under VERSION (JSON)."""
     try:
-        with db.unit_of_work(runtime_of(ctx).factory) as session:
+        with db.unit_of_work(runtime_of(ctx).factory, reading=True) as session:
             merchant = fraud_merchants.get_merchant(session, merchant_id)
             emit(fraud_rulesets.backtest(session, merchant, version, limit=limit))
     except FRAUD_ERRORS as exc:

@@ -153,7 +153,10 @@ def backtest(
     """How the bands of the merchant's last ``limit`` scored orders would change under
     ``version``: counts before and after, transitions, and up to ``examples`` changed orders.
     Fewer orders are read when the version's cost would take ``limit`` of them beyond the
-    ``budget`` of operations (``order_limit`` says how many may be)."""
+    ``budget`` of operations (``order_limit`` says how many may be).
+
+    It only reads: callers run it in a reading unit of work, so that on SQLite the seconds it
+    may take hold no write lock and other merchants' scores go on being stored meanwhile."""
     stored = get_version(session, merchant.id, version)
     candidate = compiled(stored.fingerprint, stored.rules, stored.thresholds)
     affordable = budget // (candidate.operations + CONTEXT_OPERATIONS)

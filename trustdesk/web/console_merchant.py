@@ -108,7 +108,7 @@ def backtest(version: RowId, request: Request, runtime: RuntimeDep, user: Consol
     """How the bands of the merchant's past orders would change under ``version``."""
     merchant_id = _merchant_of(user)
     try:
-        with unit_of_work(runtime.factory) as session:
+        with unit_of_work(runtime.factory, reading=True) as session:  # writers go on
             merchant = merchants.get_merchant(session, merchant_id)
             result = rulesets.backtest(session, merchant, version)
     except _NOT_FOUND:

@@ -315,7 +315,7 @@ def backtest_rules(
     chosen = options or Backtest(since=None, limit=10000)
     if chosen.since is not None and chosen.since.tzinfo is None:
         raise ApiError(422, "invalid_time", "since needs a UTC offset")
-    with unit_of_work(runtime.factory) as session:
+    with unit_of_work(runtime.factory, reading=True) as session:  # writers go on meanwhile
         merchant = _merchant(session, key)
         return rulesets.backtest(session, merchant, version, chosen.since, chosen.limit)
 
