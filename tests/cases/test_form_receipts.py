@@ -5,6 +5,7 @@ intake retry`` with the receipt the form would have written, in the form's langu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import CliResult
 from trustdesk.cases import runner
 from trustdesk.cases.models import CaseComplaint, Notice
+from trustdesk.cases.policy import load_policy
+from trustdesk.cases.receipts import with_form_receipts
+from trustdesk.cases.service import case_opener
 from trustdesk.db import unit_of_work
 from trustdesk.intake import service as intake
 from trustdesk.intake.models import Complaint, Document, complaint_reference
@@ -118,6 +122,54 @@ def test_a_form_recorded_again_is_a_duplicate_and_gets_no_second_receipt(
         assert session.scalar(select(func.count()).select_from(Complaint)) == 1
         [receipt] = receipts(session)
         assert receipt.lang == "en"  # the first document recorded it
+
+
+@pytest.mark.usefixtures("examplenet")
+def test_two_workers_at_once_record_each_complaint_once_with_one_receipt(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Nothing claims a pending document: two workers may record the same one (or two
+    documents of one complaint, here filed in both languages) at once. Only one inserts the
+    complaint (its fingerprint is unique) and writes its receipt; the other's is a duplicate,
+    neither an error nor a failed document (main, PostgreSQL: the driver's UniqueViolation
+    from the bulk insert was not taken for a duplicate)."""
+    for n in range(4):
+        for lang in ("en", "ja"):
+            store_only(factory, settings, "takedown", TAKEDOWN | {"reason": f"{n}"}, lang)
+    now = SENT + timedelta(minutes=5)
+    start = threading.Barrier(2)
+    outcomes: list[intake.Outcome] = []
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        # the hook runner.tick gives retry_pending, whose outcomes the tick only counts
+        opener = case_opener(load_policy(settings.policy_file), settings.provider, now, "worker")
+        try:
+            start.wait()
+            outcomes.extend(
+                intake.retry_pending(
+                    factory,
+                    settings,
+                    now,
+                    "worker",
+                    after_record=with_form_receipts(opener, settings.provider, now),
+                )
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert [o.error for o in outcomes if o.error] == []
+    with unit_of_work(factory, reading=True) as session:
+        assert set(session.scalars(select(Document.status))) == {"parsed"}
+        complaints = set(session.scalars(select(Complaint.id)))
+        assert len(complaints) == 4
+        assert sorted(r.complaint_id for r in receipts(session)) == sorted(complaints)
 
 
 def test_a_form_stored_before_its_language_was_kept_gets_a_japanese_receipt(
