@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import Engine, bindparam, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk import db
@@ -98,6 +100,19 @@ def test_driver_insert_writes_many_rows_as_an_orm_insert_would(
     with db.unit_of_work(factory) as session:
         names = session.execute(select(Merchant.name, Merchant.created_at).order_by(Merchant.id))
         assert [tuple(row) for row in names] == [("店舗1", now), ("店舗2", now)]
+
+
+def test_driver_insert_fails_as_an_orm_insert_would(factory: sessionmaker[Session]) -> None:
+    """A key already stored is SQLAlchemy's IntegrityError, which intake takes for a complaint a
+    concurrent ingest recorded first (main: the driver's own error, a failed document)."""
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    row = {"id": 1, "name": "店舗", "created_at": now, "active_version": 1}
+    with db.unit_of_work(factory) as session:
+        db.driver_insert(session.connection(), Merchant, [row])
+    with db.unit_of_work(factory) as session:
+        with pytest.raises(IntegrityError), session.begin_nested():
+            db.driver_insert(session.connection(), Merchant, [row])
+        assert session.scalar(select(func.count()).select_from(Merchant)) == 1
 
 
 def test_the_event_loops_connections_store_and_read_as_the_blocking_ones(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import (
     Boolean,
@@ -36,7 +36,7 @@ from sqlalchemy import (
     make_url,
     select,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -428,15 +428,30 @@ def driver_insert(connection: Connection, model: type[Base], rows: list[dict[str
     costs more than the database's insert. The statement is compiled from the table (names come
     from the models) and each value goes through its column type's own bind processor (JSON,
     ``UTCDateTime``), so what is stored is exactly what ``connection.execute(insert(...))``
-    would store. Every row must have the keys of the first.
+    would store, and an error is SQLAlchemy's, as there. Every row must have the keys of the
+    first.
     """
     if not rows:
         return
     names = [column.name for column in model.__table__.columns if column.name in rows[0]]
     compiled = _Compiled(insert(model), connection.dialect, column_keys=names)
     cursor = compiled.cursor(connection)
+    dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
         cursor.executemany(compiled.sql, [compiled.bind(row) for row in rows])
+    except dbapi_error as exc:
+        # Raised as ``connection.execute`` would raise it: a row a concurrent transaction
+        # committed first is SQLAlchemy's IntegrityError, which callers take for a duplicate.
+        wrapped = DBAPIError.instance(
+            compiled.sql,
+            None,
+            exc,
+            dbapi_error,
+            hide_parameters=True,
+            dialect=connection.dialect,
+            ismulti=True,
+        )
+        raise cast(BaseException, wrapped) from exc
     finally:
         cursor.close()
 

@@ -8,7 +8,8 @@ case's step with its outbox rows and actions, all or nothing. A batch that fails
 redone one case per transaction, so one bad case cannot hold the others back.
 
 Last, it finishes complaint documents stored but left unparsed for over a minute (a listener
-crashed, or its queue was full), as ``trustdesk intake retry`` would.
+crashed, or its queue was full; a form or the API found the database too busy), as ``trustdesk
+intake retry`` would, with the receipt a public form's complainant is owed.
 
 Delivery happens after the state change committed, so a crash between the two leaves the
 notice pending in the outbox and the next run sends it, with the Message-ID it was given when
@@ -37,6 +38,7 @@ from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
 from trustdesk.cases.outbox import mark_sent, mark_unsent
 from trustdesk.cases.policy import load_policy
+from trustdesk.cases.receipts import with_form_receipts
 from trustdesk.cases.service import apply, case_opener, reply_claimer
 from trustdesk.db import unit_of_work
 from trustdesk.intake.service import retry_pending
@@ -83,8 +85,10 @@ def tick(
             settings,
             now,
             WORKER,
-            after_record=case_opener(
-                load_policy(settings.policy_file), settings.provider, now, WORKER
+            after_record=with_form_receipts(
+                case_opener(load_policy(settings.policy_file), settings.provider, now, WORKER),
+                settings.provider,
+                now,
             ),
             received_before=now - PENDING_GRACE,
             claim=reply_claimer(settings.provider, now, WORKER),

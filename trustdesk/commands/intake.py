@@ -18,6 +18,7 @@ from trustdesk.attribution.importing import KINDS, import_lines
 from trustdesk.attribution.service import Attributor
 from trustdesk.cases import runner
 from trustdesk.cases import service as cases
+from trustdesk.cases.receipts import with_form_receipts
 from trustdesk.commands.common import (
     Runtime,
     cli_actor,
@@ -233,7 +234,10 @@ def intake_retry(
         runtime.now(),
         cli_actor(),
         include_failed=failed,
-        after_record=open_cases(runtime),
+        # a public form's document left pending gets the receipt the form would have written
+        after_record=with_form_receipts(
+            open_cases(runtime), runtime.settings.provider, runtime.now()
+        ),
         claim=claim_replies(runtime),
     )
     runner.deliver(runtime.factory, runtime.settings, runtime.now())

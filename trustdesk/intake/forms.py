@@ -43,10 +43,41 @@ from trustdesk.timeutil import JST
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _CONTACT_FIELDS = {"requester", "reporter"}
+_NOT_THE_COMPLAINT = {"language"}  # kept for the filer's receipt; no part of what they report
+
+FilerLanguage = Literal["ja", "en"]
+PUBLIC_FORM_FILES = frozenset(f"form-{kind}.json" for kind in ("takedown", "spam", "abuse"))
+"""The names the public forms store their documents under (``public_form_file``): whoever
+records one (the form itself, or the worker after a busy database or a crash) queues the
+filer's receipt (``cases.receipts.queue_form_receipts``)."""
+
+
+def public_form_file(kind: str) -> str:
+    return f"form-{kind}.json"
+
+
+def filer_language(content: bytes) -> FilerLanguage | None:
+    """The language a public form was filled in, as its stored document keeps it, or None (a
+    document without one: sent through the API, or stored before the language was kept)."""
+    try:
+        document = json.loads(content)
+    except ValueError:  # also the UnicodeDecodeError of bytes that are not UTF-8
+        return None
+    found = document.get("language") if isinstance(document, dict) else None
+    return "ja" if found == "ja" else "en" if found == "en" else None
 
 
 class _Form(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Complaint(_Form):
+    """What every complaint document may carry besides its own fields."""
+
+    # The language of the public form it was filed through: the receipt's (cases.receipts).
+    # Left out of the complaint's fingerprint and details: the same report filed in Japanese
+    # and in English is one complaint.
+    language: FilerLanguage | None = None
 
 
 class Contact(_Form):
@@ -75,7 +106,7 @@ class SubmittedDocument(_Form):
     issued_on: date | None = None
 
 
-class TakedownRequest(_Form):
+class TakedownRequest(_Complaint):
     """送信防止措置依頼 (seed 000): URL, information at issue, right infringed, reason, and
     whether the requester's name may be disclosed to the sender."""
 
@@ -101,7 +132,7 @@ class TakedownRequest(_Form):
         return value
 
 
-class SpamComplaintForm(_Form):
+class SpamComplaintForm(_Complaint):
     """Seed 000: a spam complaint carries the full header and body of the spam (``message``)."""
 
     kind: Literal["spam"]
@@ -111,7 +142,7 @@ class SpamComplaintForm(_Form):
     submitted_at: AwareDatetime | None = None
 
 
-class AbuseReport(_Form):
+class AbuseReport(_Complaint):
     """Other abuse (seed 000): details such as logs, the IP or host used, and the JST time.
 
     ``category`` is one of seed 002 §18's prohibited acts or a free word (phishing, attack,
@@ -188,12 +219,12 @@ def _summary(exc: ValidationError) -> str:
 
 
 def _fingerprint(form: BaseModel) -> tuple[str, ...]:
-    return ("form", canonical_sha256(form.model_dump(mode="json")))
+    return ("form", canonical_sha256(form.model_dump(mode="json", exclude=_NOT_THE_COMPLAINT)))
 
 
 def _anonymous(form: BaseModel) -> dict[str, Any]:
     """The form without whoever filed it: the identity lives only in Complainant."""
-    return form.model_dump(mode="json", exclude=_CONTACT_FIELDS)
+    return form.model_dump(mode="json", exclude=_CONTACT_FIELDS | _NOT_THE_COMPLAINT)
 
 
 def _evidence(details: dict[str, Any]) -> str:

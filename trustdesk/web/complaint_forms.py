@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from trustdesk.intake import taxonomy
-from trustdesk.intake.forms import AbuseReport, SpamComplaintForm, TakedownRequest
+from trustdesk.intake.forms import AbuseReport, FilerLanguage, SpamComplaintForm, TakedownRequest
 from trustdesk.intake.mail import parse_mail_text, raw_headers
 from trustdesk.intake.report import UnparseableDocument
 from trustdesk.intake.uploads import CheckedUpload
@@ -38,11 +38,19 @@ class Built:
 
 
 def build(
-    kind: FormKind, fields: Mapping[str, str], files: Mapping[str, CheckedUpload], now: datetime
+    kind: FormKind,
+    fields: Mapping[str, str],
+    files: Mapping[str, CheckedUpload],
+    now: datetime,
+    lang: FilerLanguage | None = None,
 ) -> Built:
+    """``lang``, the language of the page the form was filled in, goes into the document for
+    the receipt, which whoever records the document writes (``cases.receipts``)."""
     builder, model = _BUILDERS[kind]
     errors: dict[str, str] = {}
     document = builder(fields, files, now, errors)
+    if lang is not None:
+        document["language"] = lang
     try:
         form = model.model_validate(document)
     except ValidationError as exc:

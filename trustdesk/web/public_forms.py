@@ -2,8 +2,11 @@
 
 Each form becomes the JSON complaint the API takes and goes through ``intake.ingest`` like
 every complaint, with its files kept in the storing transaction and its receipt queued in the
-recording one; the answer page gives the reference number. Without a session to keep a CSRF
-token in, each form carries a double-submit token (cookie and field, like the console's login).
+recording one; the answer page gives the reference number. When the database is too busy to
+record a document it has kept, the answer (202) says it was received and that the receipt,
+with the reference, follows: the worker records it and writes the receipt (issue 17).
+Without a session to keep a CSRF token in, each form carries a double-submit token (cookie and
+field, like the console's login).
 Submissions are counted per client address (``access.service.take_rate``, in the database so
 that every worker process sees them). Whatever goes wrong, the form comes back with what was
 typed and a message in the filer's language; only files have to be chosen again.
@@ -18,18 +21,18 @@ from typing import Any, cast
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trustdesk.access import service as access
 from trustdesk.cases import runner
 from trustdesk.cases import service as cases
-from trustdesk.cases.receipts import queue_receipt
+from trustdesk.cases.receipts import with_form_receipts
 from trustdesk.db import unit_of_work
 from trustdesk.intake import service as intake
 from trustdesk.intake import taxonomy, uploads
 from trustdesk.intake.attachments import keeper
+from trustdesk.intake.forms import FilerLanguage, public_form_file
 from trustdesk.intake.models import complaint_reference
 from trustdesk.web import public_i18n
 from trustdesk.web.auth import client_address
@@ -88,21 +91,20 @@ async def submit(
         _check_csrf(request, submission)
         await run_in_threadpool(_count_submission, request, runtime)
         checked = await _check_files(runtime, submission)
-        built = build(submission.kind, submission.values, checked, runtime.now())
+        built = build(
+            submission.kind, submission.values, checked, runtime.now(), _filer_language(request)
+        )
         if built.errors or built.document is None:
             submission.errors |= built.errors
             raise Refused(422, "form.errors")
         outcomes = await run_in_threadpool(
-            _ingest,
-            runtime,
-            submission.kind,
-            built.document,
-            list(checked.values()),
-            language(request),
+            _ingest, runtime, submission.kind, built.document, list(checked.values())
         )
     except Refused as refused:
         submission.problem = submission.problem or refused.problem
         return _form(request, runtime, submission, refused.status)
+    except intake.RecordingDeferred:  # kept: a 500 would have the filer send it again
+        return _received(request, runtime, submission, checked, status=202)
     failed = [o for o in outcomes if o.complaint is None]
     if failed or not outcomes:
         submission.problem = "form.error.unreadable"
@@ -111,16 +113,35 @@ async def submit(
     background.add_task(runner.deliver, runtime.factory, runtime.settings, runtime.now())
     outcome = outcomes[0]
     assert outcome.complaint is not None
+    return _received(request, runtime, submission, checked, outcome)
+
+
+def _received(
+    request: Request,
+    runtime: WebRuntime,
+    submission: Submission,
+    checked: dict[str, uploads.CheckedUpload],
+    outcome: intake.Outcome | None = None,
+    status: int = 200,
+) -> Response:
+    """The answer page: the reference of the recorded complaint, or, for a document kept but
+    not yet recorded (``outcome`` None), that the receipt will bring it. No internal id."""
+    recorded = outcome.complaint if outcome is not None else None
     return _page(
         request,
         runtime,
         "public/received.html",
+        status,
         kind=submission.kind,
-        reference=complaint_reference(outcome.complaint.id),
-        duplicate=outcome.duplicate,
+        reference=complaint_reference(recorded.id) if recorded is not None else None,
+        duplicate=outcome is not None and outcome.duplicate,
         values=submission.values,
         files=[(role, upload.filename) for role, upload in checked.items()],
     )
+
+
+def _filer_language(request: Request) -> FilerLanguage:
+    return "en" if language(request) == "en" else "ja"
 
 
 def _known(kind: str) -> FormKind:
@@ -201,28 +222,20 @@ def _ingest(
     kind: FormKind,
     document: dict[str, Any],
     files: list[uploads.CheckedUpload],
-    lang: str,
 ) -> list[intake.Outcome]:
-    """The one path of every complaint; the case and the receipt in the recording transaction."""
+    """The one path of every complaint; the case and the receipt in the recording transaction
+    (the receipt in the language the document keeps, as the worker writes it for a document
+    the form could not record)."""
     now = runtime.now()
-    opener = cases.case_opener(runtime.policy, runtime.settings.provider, now, ACTOR)
-
-    def cases_and_receipts(
-        session: Session, outcomes: list[intake.Outcome]
-    ) -> list[intake.Outcome]:
-        outcomes = opener(session, outcomes)
-        for outcome in outcomes:
-            queue_receipt(session, outcome, lang, runtime.settings.provider, now)
-        return outcomes
-
+    provider = runtime.settings.provider
     return intake.ingest(
         runtime.factory,
         runtime.settings,
         as_json_bytes(document),
-        f"form-{kind}.json",
+        public_form_file(kind),
         now,
         ACTOR,
-        cases_and_receipts,
+        with_form_receipts(cases.case_opener(runtime.policy, provider, now, ACTOR), provider, now),
         with_document=keeper(files, now),
     )
 

@@ -135,6 +135,15 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "Your report was received. Please quote the reference number in any message about it. "
         "A receipt is being sent to the e-mail address you gave.",
     ),
+    # kept, but the database was too busy to record it: the worker does, and sends the receipt
+    "form.received.pending": (
+        "お申し出を受け付けました。ただいま混み合っているため、数分以内に登録いたします。"
+        "受付番号は、ご入力のメールアドレスへお送りする受付のお知らせでお知らせします。"
+        "同じ内容を再度送信していただく必要はありません。",
+        "Your report was received. We are busy just now, so it will be registered within a few "
+        "minutes. Its reference number will be in the receipt we send to the e-mail address you "
+        "gave. There is no need to send it again.",
+    ),
     "form.received.duplicate": (
         "同じ内容のお申し出は既に受け付けています。",
         "The same report had been received already.",
