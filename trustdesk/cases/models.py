@@ -38,6 +38,12 @@ class Case(Base):
     # Set when an operator merged this case into another (cases.service.merge); the state is
     # then "closed_merged", reached through the workflow like every other state.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Counts the changes of the case (issue 17): every UPDATE of the row checks the version it
+    # read and adds one (``version_id_col``), and ``service.lock_case`` adds one when it locks,
+    # so a decision sent with the version the operator saw is refused once anything changed it.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def reference(self) -> str:

@@ -37,7 +37,7 @@ from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
 from trustdesk.cases.outbox import mark_sent, mark_unsent
 from trustdesk.cases.policy import load_policy
-from trustdesk.cases.service import apply, case_opener, reply_claimer
+from trustdesk.cases.service import apply, case_opener, lock_case, reply_claimer
 from trustdesk.db import unit_of_work
 from trustdesk.intake.service import retry_pending
 from trustdesk.settings import Settings
@@ -177,7 +177,7 @@ def _advance_one(
 ) -> int:
     try:
         with unit_of_work(factory) as session:
-            case = session.get_one(Case, case_id, with_for_update=True)
+            case = lock_case(session, case_id)
             if case.closed or case.deadline_at is None or case.deadline_at > now:
                 return 0  # another worker got there first
             return _advance(session, [case], settings, now, report)

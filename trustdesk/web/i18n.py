@@ -89,6 +89,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "この状態ではその操作はできません。",
         "That is not allowed in this state.",
     ),
+    "case.changed": (
+        "この案件は表示の後に変更されました（他の担当者の操作または期限の処理）。"
+        "操作は行っていません。最新の内容を確認して、もう一度操作してください。",
+        "The case changed after you opened it (another operator, or its deadline); nothing was "
+        "done. Check it as it is now and decide again.",
+    ),
     # subscriber
     "subscriber.title": ("契約者", "Subscriber"),
     "subscriber.status": ("利用状態", "Status"),

@@ -110,6 +110,7 @@ class CaseSummary(_Open):
     opened_at: str | None
     deadline_at: str | None
     policy_version: str
+    version: int = Field(description="Counts the case's changes; send it as expected_version")
 
 
 class CaseDetail(CaseSummary):
@@ -146,6 +147,14 @@ class Decision(BaseModel):
         json_schema_extra={"enum": list[JsonValue](sorted(OPERATOR_EVENTS))},
     )
     note: str | None = Field(None, max_length=2000, description="Why, kept in the timeline")
+    expected_version: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The case's version the decision was made on (version in GET "
+        "/cases/{case_id}): if the case changed since, nothing is done and the answer is 409 "
+        "case_changed",
+    )
 
     @field_validator("action")
     @classmethod
