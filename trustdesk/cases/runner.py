@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,7 @@ from trustdesk.cases.facts import load_facts, view
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
-from trustdesk.cases.outbox import mark_sent, mark_unsent
+from trustdesk.cases.outbox import keep_pending, mark_sent, mark_unsent
 from trustdesk.cases.policy import load_policy
 from trustdesk.cases.service import apply, case_opener, lock_case, reply_claimer
 from trustdesk.db import unit_of_work
@@ -127,7 +127,10 @@ def run_deadlines(
 def _due(
     session: Session, now: datetime, after: tuple[datetime, int] | None, batch: int
 ) -> list[Case]:
-    query = select(Case).where(Case.deadline_at <= now, Case.closed.is_(False))
+    # A deadline that waits for its notice's hand-off (issue 17) has not started to run.
+    query = select(Case).where(
+        Case.deadline_at <= now, Case.closed.is_(False), Case.clock.is_distinct_from("waits")
+    )
     if after is not None:
         deadline, case_id = after
         query = query.where(
@@ -178,7 +181,7 @@ def _advance_one(
     try:
         with unit_of_work(factory) as session:
             case = lock_case(session, case_id)
-            if case.closed or case.deadline_at is None or case.deadline_at > now:
+            if case.closed or case.deadline_at is None or case.deadline_at > now or case.clock:
                 return 0  # another worker got there first
             return _advance(session, [case], settings, now, report)
     except SQLAlchemyError as exc:
@@ -201,10 +204,7 @@ def deliver(
     report = report or TickReport()
     if settings.smtp.host is None:
         with unit_of_work(factory) as session:
-            kept = session.execute(
-                update(Notice).where(Notice.status == "pending").values(status="kept")
-            )
-            report.kept += getattr(kept, "rowcount", 0) or 0
+            report.kept += keep_pending(session)
         return report
     lease = timedelta(seconds=settings.smtp.claim_seconds)
     after = 0
@@ -246,9 +246,9 @@ def _deliver_one(
         failure = DeliveryError(str(exc), temporary=False)
     with unit_of_work(factory) as session:
         if failure is None:
-            mark_sent(session, notice.id, now)
+            mark_sent(session, notice.id, now, settings.provider)
             report.sent += 1
             return
         give_up = not failure.temporary or notice.attempts >= MAX_ATTEMPTS
-        mark_unsent(session, notice.id, str(failure), give_up)
+        mark_unsent(session, notice.id, str(failure), give_up, now, settings.provider)
         report.failed += int(give_up)

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from trustdesk.cases import replies, workflows
+from trustdesk.cases.effects import SendNotice
 from trustdesk.cases.exceptions import (
     ActionNotFound,
     CaseChanged,
@@ -198,6 +199,7 @@ def apply(
     own = rows is None
     rows = Rows() if rows is None else rows
     perform(session, case, step, facts, now, provider, rows)
+    case.clock = _clock_after(case, step)
     case.state, case.deadline_at, case.closed = step.state, step.deadline_at, is_closed(step.state)
     if step.rung is not None:
         case.rung = step.rung
@@ -215,6 +217,20 @@ def apply(
     if own:
         rows.write(session)
     return step
+
+
+def _clock_after(case: Case, step: Step) -> str | None:
+    """The reply clock after ``step`` (``Case.clock``): it waits for a notice the step sends
+    with ``starts_clock``; a step that says "failed" leaves it so; one that keeps the case's
+    state and deadline (a complaint joining it) leaves it as it was; any other step has a
+    deadline of its own, or none."""
+    if any(isinstance(e, SendNotice) and e.starts_clock for e in step.effects):
+        return "waits"
+    if step.clock is not None:
+        return "failed" if step.clock == "failed" else None
+    if (step.state, step.deadline_at) == (case.state, case.deadline_at):
+        return case.clock
+    return None
 
 
 def record(
@@ -346,6 +362,45 @@ def complaint_ids(session: Session, case: Case) -> list[int]:
             .order_by(CaseComplaint.complaint_id)
         )
     )
+
+
+# -- the reply clock (issue 17) -------------------------------------------------------------------
+
+OUTBOX = "outbox"  # the actor of the clock's timeline entries
+
+
+def notice_handed_over(
+    session: Session,
+    notice_id: int,
+    delivered: bool,
+    now: datetime,
+    provider: ProviderSettings,
+    note: str | None = None,
+) -> bool:
+    """The relay took notice ``notice_id`` (``delivered``) or it was given up: when the case's
+    reply period waits for it, the workflow's ``notice-sent`` starts the period now, or
+    ``notice-failed`` puts the case before an operator with the period unstarted. Only the
+    case's latest notice that starts a clock counts (an earlier one was overtaken by a later
+    step). Returns whether the case moved; called by ``outbox.mark_sent`` / ``mark_unsent``.
+    """
+    found = session.execute(
+        select(Notice.case_id, Notice.starts_clock).where(Notice.id == notice_id)
+    ).first()
+    if found is None or found.case_id is None or not found.starts_clock:
+        return False
+    event = "notice-sent" if delivered else "notice-failed"
+    case = lock_case(session, found.case_id)
+    latest = session.scalar(
+        select(func.max(Notice.id)).where(Notice.case_id == case.id, Notice.starts_clock.is_(True))
+    )
+    if (
+        case.clock != "waits"
+        or latest != notice_id
+        or not workflows.accepts(case.workflow, case.state, event)
+    ):
+        return False
+    apply(session, case, event, OUTBOX, now, provider, note)
+    return True
 
 
 # -- operations an operator asks for --------------------------------------------------------
