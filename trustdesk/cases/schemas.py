@@ -27,6 +27,7 @@ def case_summary(case: Case) -> dict[str, Any]:
         "policy_version": case.policy_version,
         "assignee": case.assignee,
         "version": case.version,
+        "clock": case.clock,
     }
 
 

@@ -111,6 +111,13 @@ class CaseSummary(_Open):
     deadline_at: str | None
     policy_version: str
     version: int = Field(description="Counts the case's changes; send it as expected_version")
+    clock: Literal["waits", "failed"] | None = Field(
+        None,
+        description="The reply clock: waits — the deadline runs from the hand-off of the notice "
+        "not yet handed to the mail server (deadline_at is what it would be if handed over at "
+        "once); failed — that notice could not be delivered, the period has not started and an "
+        "operator decides (resend, or another decision); null — the deadline, if any, runs",
+    )
 
 
 class CaseDetail(CaseSummary):
