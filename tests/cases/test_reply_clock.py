@@ -17,13 +17,17 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import Envelope, Session
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from tests.cases.scenario import Inbox, Run, at, case, ingest, outbox, subscriber
 from tests.conftest import COMPLAINTS
 from tests.smtpd import EphemeralController
+from trustdesk.attribution.models import Subscriber
 from trustdesk.cases import workflows
 from trustdesk.cases.policy import Policy
 from trustdesk.cases.steps import CaseView
+from trustdesk.db import unit_of_work
 from trustdesk.timeutil import iso_jst, parse_instant
 
 pytestmark = pytest.mark.usefixtures("examplenet")
@@ -196,3 +200,19 @@ def test_every_step_that_waits_on_a_notice_says_so() -> None:
     view = CaseView("spam", "new", T0, None, 3300, {})
     [demand] = workflows.transition(view, "open", T0, Policy()).effects
     assert getattr(demand, "starts_clock", False) is True
+
+
+def test_a_demand_with_no_address_on_file_goes_before_an_operator_at_once(
+    cli: Run, factory: sessionmaker[DbSession]
+) -> None:
+    """A notice without an address is kept "undeliverable" when written: its period cannot
+    start, so the case does not wait for ever (nor run out into a suspension)."""
+    with unit_of_work(factory) as session:
+        session.get_one(Subscriber, "C2001").email = None
+    [line] = ingest(cli, _at(0), COMPLAINTS / "static_direct.eml")
+    shown = case(cli, line["case_id"])
+    assert shown["state"] == "awaiting_reply" and shown["clock"] == "failed"
+    assert [e["event"] for e in shown["timeline"]] == ["open", "notice-failed"]
+    assert "no e-mail address" in shown["timeline"][-1]["note"]
+    at(cli, _at(80), "tick")
+    assert case(cli, line["case_id"])["charges"] == []

@@ -214,9 +214,26 @@ def apply(
         note=step.note + (f" — {note}" if note else ""),
         detail={"effects": [describe(effect) for effect in step.effects]},
     )
+    if case.clock == "waits" and not _clock_address(step, facts):
+        # A notice with no address on file is kept "undeliverable" at once: its period cannot
+        # start, so the case goes before an operator now rather than wait for ever (issue 17).
+        apply(session, case, "notice-failed", actor, now, provider, _NO_ADDRESS, facts, rows)
     if own:
         rows.write(session)
     return step
+
+
+_NO_ADDRESS = "no e-mail address on file for the notice the period runs from"
+
+
+def _clock_address(step: Step, facts: CaseFacts) -> bool:
+    """Whether the step's clock notice has an address to go to (executor._notice's choice)."""
+    for effect in step.effects:
+        if isinstance(effect, SendNotice) and effect.starts_clock:
+            if effect.recipient == "subscriber":
+                return bool(facts.subscriber and facts.subscriber.email)
+            return bool(facts.complainant and facts.complainant.email)
+    return True
 
 
 def _clock_after(case: Case, step: Step) -> str | None:
