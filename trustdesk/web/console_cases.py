@@ -34,7 +34,7 @@ from trustdesk.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
 # Events the workflow fires by itself, never offered as an operator's button.
-_AUTOMATIC = frozenset({"open", "deadline", "complaint"})
+_AUTOMATIC = frozenset({"open", "deadline", "complaint", "notice-sent", "notice-failed"})
 
 
 def _reader(user: SessionUser, reason: str | None = None) -> views.Reader:
