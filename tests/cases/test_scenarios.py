@@ -81,8 +81,9 @@ def test_spam_no_reply_suspension_penalty_pledge(cli: Run, smtp: Inbox) -> None:
     closed = case(cli, case_id)
     assert closed["state"] == "closed" and closed["closed"] is True
     events = [entry["event"] for entry in closed["timeline"]]
-    assert events == ["open", "deadline", "complaint", "reinstate", "close"]
-    assert "written pledge received" in closed["timeline"][3]["note"]
+    # notice-sent: the demand's hand-off to the relay started the 72 hours (issue 17)
+    assert events == ["open", "notice-sent", "deadline", "complaint", "reinstate", "close"]
+    assert "written pledge received" in closed["timeline"][4]["note"]
 
 
 @pytest.mark.usefixtures("examplenet")

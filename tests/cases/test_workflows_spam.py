@@ -28,7 +28,10 @@ from trustdesk.timeutil import JST, NaiveTimeError
 POLICY = Policy()
 T0 = datetime(2026, 10, 20, 10, 0, tzinfo=JST)
 FEE = 3300
-SYSTEM_EVENTS = frozenset({"open", "complaint", "deadline", "merged"})
+# notice-sent / notice-failed: the outbox's, for the reply clock (issue 17, steps.clock_rows)
+SYSTEM_EVENTS = frozenset(
+    {"open", "complaint", "deadline", "merged", "notice-sent", "notice-failed"}
+)
 EVENTS = tuple(sorted(SYSTEM_EVENTS | OPERATOR_EVENTS | {"no-such-event"}))
 
 
@@ -414,7 +417,20 @@ def test_seed_001_bill_reasons_cite_the_step() -> None:
     ("state", "events"),
     [
         ("new", ("open",)),
-        ("awaiting_reply", ("complaint", "deadline", "malicious", "merged", "reply", "terminate")),
+        (
+            "awaiting_reply",
+            (
+                "complaint",
+                "deadline",
+                "malicious",
+                "merged",
+                "notice-failed",
+                "notice-sent",
+                "reply",
+                "resend",
+                "terminate",
+            ),
+        ),
         ("under_review", ("complaint", "malicious", "merged", "reply", "resolve", "terminate")),
         ("suspended", ("complaint", "merged", "reinstate", "reply", "terminate")),
         ("reinstated", ("close", "complaint", "malicious", "merged", "terminate")),

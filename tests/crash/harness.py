@@ -550,11 +550,21 @@ class Checks:
             )
 
     def timers(self) -> None:
-        """No open case whose deadline passed is left unadvanced."""
-        cases = self.session.execute(select(Case.state, Case.closed, Case.deadline_at)).all()
+        """No open case whose deadline passed is left unadvanced (a deadline waiting for its
+        notice's hand-off has not started to run: the reply clock, docs/cases.md)."""
+        cases = self.session.execute(
+            select(Case.state, Case.closed, Case.deadline_at, Case.clock)
+        ).all()
         self.figures["cases"] = len(cases)
         self.figures["cases by state"] = dict(Counter(case.state for case in cases))
-        overdue = [c for c in cases if not c.closed and c.deadline_at and c.deadline_at <= self.at]
+        self.figures["cases whose notice was not delivered"] = sum(
+            case.clock == "failed" for case in cases
+        )
+        overdue = [
+            c
+            for c in cases
+            if not c.closed and c.clock is None and c.deadline_at and c.deadline_at <= self.at
+        ]
         if overdue:
             states = Counter(case.state for case in overdue)
             self.problems.append(f"{len(overdue)} open cases overdue after recovery: {states}")

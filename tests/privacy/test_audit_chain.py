@@ -121,7 +121,7 @@ def test_0017_seeds_the_head_from_the_trail(empty_database: str) -> None:
     next append follows it."""
     engine = db.make_engine(empty_database)
     config = db.alembic_config(engine)
-    command.upgrade(config, "0015")
+    command.upgrade(config, "0016_caselock")
     factory = db.session_factory(engine)
     with factory() as session, session.begin():
         entries = []

@@ -31,10 +31,15 @@ BILL_KINDS: frozenset[str] = frozenset(
 
 @dataclass(frozen=True)
 class SendNotice:
-    """Send the notice ``template`` to the subscriber or to the complainant."""
+    """Send the notice ``template`` to the subscriber or to the complainant.
+
+    ``starts_clock``: the step's reply period runs from this notice's hand-off to the mail
+    server, not from the step (issue 17; seed 001: 72 hours from the mail that asks for the
+    report). Until then the case's deadline waits (``Case.clock``)."""
 
     template: str
     recipient: Literal["subscriber", "complainant"]
+    starts_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:

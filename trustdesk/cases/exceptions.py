@@ -10,6 +10,18 @@ class CaseNotFound(LookupError):
     """No case has that number or reference."""
 
 
+class CaseChanged(RuntimeError):
+    """The case changed since the caller looked at it, or while its change waited for the
+    case's lock (issue 17): nothing was done; the caller reloads the case and decides again."""
+
+    def __init__(self, reference: str, seen: int, found: int) -> None:
+        super().__init__(
+            f"{reference} changed since it was read (version {seen}, now {found}); nothing was "
+            f"done: reload the case and decide again"
+        )
+        self.reference, self.seen, self.found = reference, seen, found
+
+
 class CaseOperationRefused(ValueError):
     """A merge, split, assignment or reply that cannot be done as asked; the message says why."""
 

@@ -207,6 +207,7 @@ def _outbox_row(
         "attempts": 0,
         "last_error": None if address else "no e-mail address on file",
         "sent_at": None,
+        "starts_clock": effect.starts_clock,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustdesk.db import Base, UTCDateTime
@@ -38,6 +38,18 @@ class Case(Base):
     # Set when an operator merged this case into another (cases.service.merge); the state is
     # then "closed_merged", reached through the workflow like every other state.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # Counts the changes of the case (issue 17): every UPDATE of the row checks the version it
+    # read and adds one (``version_id_col``), and ``service.lock_case`` adds one when it locks,
+    # so a decision sent with the version the operator saw is refused once anything changed it.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # The reply clock (issue 17): "waits" — the deadline runs from the hand-off of the case's
+    # latest notice that starts_clock, not yet handed over, so the worker does not fire it;
+    # "failed" — that notice could not be delivered: no deadline, an operator decides; None —
+    # the deadline (if any) runs. Set only by ``service.apply`` (and ``outbox.keep_pending``
+    # without SMTP, where a kept notice counts as delivered when written).
+    clock: Mapped[str | None] = mapped_column(String(8), index=True)
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def reference(self) -> str:
@@ -95,6 +107,8 @@ class Notice(Base):
     # Set while a worker hands the notice to the relay (cases.claims): no other worker takes it
     # until then; a worker that died mid-way leaves it to the next claim after this time.
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The case's reply period runs from this notice's hand-off (effects.SendNotice).
+    starts_clock: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EnforcementAction(Base):

@@ -45,9 +45,13 @@ class QueueRow:
     opened_at: datetime
     deadline_at: datetime | None
     complaints: int
+    clock: str | None = None  # Case.clock: "waits" for its notice, or "failed": an operator acts
 
     def overdue(self, now: datetime) -> bool:
-        return not self.closed and self.deadline_at is not None and self.deadline_at <= now
+        running = self.clock is None  # a waiting deadline has not started to run
+        return (
+            running and not self.closed and self.deadline_at is not None and self.deadline_at <= now
+        )
 
 
 def queue(session: Session, wanted: QueueFilter, now: datetime) -> list[QueueRow]:
@@ -61,8 +65,14 @@ def queue(session: Session, wanted: QueueFilter, now: datetime) -> list[QueueRow
         .outerjoin(Subscriber, Subscriber.subscriber_id == Case.subscriber_id)
         .outerjoin(counts, counts.c.case_id == Case.id)
     )
+    # A notice that could not be delivered puts its case first: nothing runs until an operator
+    # acts (issue 17, the reply clock).
     query = query.where(*_conditions(wanted, now)).order_by(
-        Case.deadline_at.is_(None), Case.deadline_at, Case.opened_at, Case.id
+        Case.clock.is_distinct_from("failed"),
+        Case.deadline_at.is_(None),
+        Case.deadline_at,
+        Case.opened_at,
+        Case.id,
     )
     rows = session.execute(query.limit(max(1, min(wanted.limit, 1000))).offset(wanted.offset))
     return [
@@ -79,6 +89,7 @@ def queue(session: Session, wanted: QueueFilter, now: datetime) -> list[QueueRow
             opened_at=case.opened_at,
             deadline_at=case.deadline_at,
             complaints=int(count),
+            clock=case.clock,
         )
         for case, name, count in rows
     ]
@@ -101,5 +112,5 @@ def _conditions(wanted: QueueFilter, now: datetime) -> list[ColumnElement[bool]]
     elif wanted.assignee:
         conditions.append(Case.assignee == wanted.assignee)
     if wanted.overdue:
-        conditions += [Case.deadline_at <= now, Case.closed.is_(False)]
+        conditions += [Case.deadline_at <= now, Case.closed.is_(False), Case.clock.is_(None)]
     return conditions

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,10 +36,10 @@ from trustdesk.cases.facts import load_facts, view
 from trustdesk.cases.mailer import DeliveryError, build_message, send
 from trustdesk.cases.models import Case, Notice
 from trustdesk.cases.notices import RenderedNotice
-from trustdesk.cases.outbox import mark_sent, mark_unsent
+from trustdesk.cases.outbox import keep_pending, mark_sent, mark_unsent
 from trustdesk.cases.policy import load_policy
 from trustdesk.cases.receipts import with_form_receipts
-from trustdesk.cases.service import apply, case_opener, reply_claimer
+from trustdesk.cases.service import apply, case_opener, lock_case, reply_claimer
 from trustdesk.db import unit_of_work
 from trustdesk.intake.service import retry_pending
 from trustdesk.settings import Settings
@@ -131,7 +131,10 @@ def run_deadlines(
 def _due(
     session: Session, now: datetime, after: tuple[datetime, int] | None, batch: int
 ) -> list[Case]:
-    query = select(Case).where(Case.deadline_at <= now, Case.closed.is_(False))
+    # A deadline that waits for its notice's hand-off (issue 17) has not started to run.
+    query = select(Case).where(
+        Case.deadline_at <= now, Case.closed.is_(False), Case.clock.is_distinct_from("waits")
+    )
     if after is not None:
         deadline, case_id = after
         query = query.where(
@@ -181,8 +184,8 @@ def _advance_one(
 ) -> int:
     try:
         with unit_of_work(factory) as session:
-            case = session.get_one(Case, case_id, with_for_update=True)
-            if case.closed or case.deadline_at is None or case.deadline_at > now:
+            case = lock_case(session, case_id)
+            if case.closed or case.deadline_at is None or case.deadline_at > now or case.clock:
                 return 0  # another worker got there first
             return _advance(session, [case], settings, now, report)
     except SQLAlchemyError as exc:
@@ -205,10 +208,7 @@ def deliver(
     report = report or TickReport()
     if settings.smtp.host is None:
         with unit_of_work(factory) as session:
-            kept = session.execute(
-                update(Notice).where(Notice.status == "pending").values(status="kept")
-            )
-            report.kept += getattr(kept, "rowcount", 0) or 0
+            report.kept += keep_pending(session)
         return report
     lease = timedelta(seconds=settings.smtp.claim_seconds)
     after = 0
@@ -250,9 +250,9 @@ def _deliver_one(
         failure = DeliveryError(str(exc), temporary=False)
     with unit_of_work(factory) as session:
         if failure is None:
-            mark_sent(session, notice.id, now)
+            mark_sent(session, notice.id, now, settings.provider)
             report.sent += 1
             return
         give_up = not failure.temporary or notice.attempts >= MAX_ATTEMPTS
-        mark_unsent(session, notice.id, str(failure), give_up)
+        mark_unsent(session, notice.id, str(failure), give_up, now, settings.provider)
         report.failed += int(give_up)

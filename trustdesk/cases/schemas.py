@@ -26,6 +26,8 @@ def case_summary(case: Case) -> dict[str, Any]:
         "deadline_at": iso_jst(case.deadline_at),
         "policy_version": case.policy_version,
         "assignee": case.assignee,
+        "version": case.version,
+        "clock": case.clock,
     }
 
 

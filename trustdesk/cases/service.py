@@ -16,11 +16,17 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from trustdesk.cases import replies, workflows
-from trustdesk.cases.exceptions import ActionNotFound, CaseNotFound, CaseOperationRefused
+from trustdesk.cases.effects import SendNotice
+from trustdesk.cases.exceptions import (
+    ActionNotFound,
+    CaseChanged,
+    CaseNotFound,
+    CaseOperationRefused,
+)
 from trustdesk.cases.executor import Rows, describe, perform
 from trustdesk.cases.facts import CaseFacts, load_facts, view
 from trustdesk.cases.models import (
@@ -38,7 +44,7 @@ from trustdesk.intake.models import Complaint
 from trustdesk.intake.service import Outcome, Recorded, store_document
 from trustdesk.settings import ProviderSettings
 
-__all__ = ["ActionNotFound", "CaseNotFound", "CaseOperationRefused"]
+__all__ = ["ActionNotFound", "CaseChanged", "CaseNotFound", "CaseOperationRefused"]
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; a larger number names no case
 
 
@@ -126,8 +132,11 @@ def _join_open_case(
             Complaint, Complaint.id == CaseComplaint.complaint_id
         )
         query = query.where(Complaint.url == complaint.url)
-    case = session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
-    if case is None or not workflows.accepts(case.workflow, case.state, "complaint"):
+    found = session.scalars(query.order_by(Case.id.desc()).limit(1)).first()
+    if found is None:
+        return None
+    case = lock_case(session, found.id)  # an operator's decision may be moving it right now
+    if case.closed or not workflows.accepts(case.workflow, case.state, "complaint"):
         return None
     _link(session, case, [complaint.id], now)
     apply(session, case, "complaint", actor, now, provider)
@@ -190,6 +199,7 @@ def apply(
     own = rows is None
     rows = Rows() if rows is None else rows
     perform(session, case, step, facts, now, provider, rows)
+    case.clock = _clock_after(case, step)
     case.state, case.deadline_at, case.closed = step.state, step.deadline_at, is_closed(step.state)
     if step.rung is not None:
         case.rung = step.rung
@@ -204,9 +214,40 @@ def apply(
         note=step.note + (f" — {note}" if note else ""),
         detail={"effects": [describe(effect) for effect in step.effects]},
     )
+    if case.clock == "waits" and not _clock_address(step, facts):
+        # A notice with no address on file is kept "undeliverable" at once: its period cannot
+        # start, so the case goes before an operator now rather than wait for ever (issue 17).
+        apply(session, case, "notice-failed", actor, now, provider, _NO_ADDRESS, facts, rows)
     if own:
         rows.write(session)
     return step
+
+
+_NO_ADDRESS = "no e-mail address on file for the notice the period runs from"
+
+
+def _clock_address(step: Step, facts: CaseFacts) -> bool:
+    """Whether the step's clock notice has an address to go to (executor._notice's choice)."""
+    for effect in step.effects:
+        if isinstance(effect, SendNotice) and effect.starts_clock:
+            if effect.recipient == "subscriber":
+                return bool(facts.subscriber and facts.subscriber.email)
+            return bool(facts.complainant and facts.complainant.email)
+    return True
+
+
+def _clock_after(case: Case, step: Step) -> str | None:
+    """The reply clock after ``step`` (``Case.clock``): it waits for a notice the step sends
+    with ``starts_clock``; a step that says "failed" leaves it so; one that keeps the case's
+    state and deadline (a complaint joining it) leaves it as it was; any other step has a
+    deadline of its own, or none."""
+    if any(isinstance(e, SendNotice) and e.starts_clock for e in step.effects):
+        return "waits"
+    if step.clock is not None:
+        return "failed" if step.clock == "failed" else None
+    if (step.state, step.deadline_at) == (case.state, case.deadline_at):
+        return case.clock
+    return None
 
 
 def record(
@@ -240,13 +281,94 @@ def view_of(session: Session, case: Case) -> CaseView:
 
 
 def get_case(session: Session, case_id: int | str) -> Case:
-    """A case by number or by reference (``TD-000012``)."""
-    text = str(case_id).upper().removeprefix("TD-")
-    number = int(text) if text.isascii() and text.isdigit() else 0
-    case = session.get(Case, number) if 0 < number <= MAX_ID else None
+    """A case by number or by reference (``TD-000012``), to read: whatever changes a case
+    takes it with ``lock_case`` or ``case_for_change`` instead."""
+    number = case_number(case_id)
+    case = session.get(Case, number) if number else None
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     return case
+
+
+def case_number(case_id: int | str) -> int:
+    """The case number in ``case_id`` (``12``, ``TD-000012``); 0 when it names no case."""
+    text = str(case_id).upper().removeprefix("TD-")
+    number = int(text) if text.isascii() and text.isdigit() else 0
+    return number if 0 < number <= MAX_ID else 0
+
+
+# -- locks (issue 17): whatever changes a case holds its row until the transaction ends ---------
+
+
+def lock_case(session: Session, case_id: int | str) -> Case:
+    """The case, locked until the caller's transaction ends, as it stands once the lock is held.
+
+    One statement adds one to the case's version: on PostgreSQL it takes the row's lock, waiting
+    for any transaction that holds it; on SQLite (no row locks) it takes the database's write
+    lock, which serialises every writer. Called first in its transaction on SQLite, the write
+    waits for the lock (``busy_timeout``) instead of failing on a stale read. The case is then
+    read again, so what the caller decides on is what the lock protects.
+    """
+    number = case_number(case_id)
+    found = number and session.scalar(
+        update(Case)
+        .where(Case.id == number)
+        .values(version=Case.version + 1)
+        .returning(Case.version)
+        .execution_options(synchronize_session=False)
+    )
+    if not found:
+        raise CaseNotFound(f"no case {case_id}")
+    return session.get_one(Case, number, populate_existing=True)
+
+
+def case_for_change(
+    session: Session, case_id: int | str, expected_version: int | None = None
+) -> Case:
+    """The case an operator changes (a decision, an assignment, a merge, a split, a reply),
+    locked as ``lock_case`` does; ``CaseChanged`` when it is no longer the case they decided on.
+
+    ``expected_version`` is the version the operator saw (the console's form, an API client's
+    ``expected_version``): any change since then refuses the decision. Without it, a change
+    made while this one waited for the lock refuses it: two operators deciding at once, or a
+    decision racing the worker's deadline, give one effect and one clear "reload" — never a
+    second suspension or bill.
+    """
+    seen = expected_version if expected_version is not None else _version_now(session, case_id)
+    case = lock_case(session, case_id)
+    if seen is not None and case.version != seen + 1:
+        raise CaseChanged(case.reference, seen, case.version - 1)
+    return case
+
+
+def cases_for_change(
+    session: Session, case_ids: Sequence[int | str], expected: Sequence[int | None] = ()
+) -> list[Case]:
+    """Several cases for one change (a merge), locked in the order of their numbers so that
+    two transactions locking the same cases cannot wait for each other; returned in the order
+    asked. ``expected`` are the versions the operator saw, in that order."""
+    versions = list(expected) + [None] * (len(case_ids) - len(expected))
+    asked = [(case_number(c), c, v) for c, v in zip(case_ids, versions, strict=True)]
+    locked: dict[int, Case] = {}
+    for number, cid, version in sorted(asked, key=lambda item: item[0]):
+        if number not in locked:
+            locked[number] = case_for_change(session, cid, version)
+    return [locked[number] for number, _, _ in asked]
+
+
+def _version_now(session: Session, case_id: int | str) -> int | None:
+    """The case's committed version before waiting for its lock (None: no such case, which
+    ``lock_case`` reports). On SQLite it is read on a connection of its own, so that the
+    transaction's first statement is the write that waits for the lock."""
+    number = case_number(case_id)
+    if not number:
+        return None
+    query = select(Case.version).where(Case.id == number)
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return connection.scalar(query)
+    return session.scalar(query)
 
 
 def complaint_ids(session: Session, case: Case) -> list[int]:
@@ -257,6 +379,45 @@ def complaint_ids(session: Session, case: Case) -> list[int]:
             .order_by(CaseComplaint.complaint_id)
         )
     )
+
+
+# -- the reply clock (issue 17) -------------------------------------------------------------------
+
+OUTBOX = "outbox"  # the actor of the clock's timeline entries
+
+
+def notice_handed_over(
+    session: Session,
+    notice_id: int,
+    delivered: bool,
+    now: datetime,
+    provider: ProviderSettings,
+    note: str | None = None,
+) -> bool:
+    """The relay took notice ``notice_id`` (``delivered``) or it was given up: when the case's
+    reply period waits for it, the workflow's ``notice-sent`` starts the period now, or
+    ``notice-failed`` puts the case before an operator with the period unstarted. Only the
+    case's latest notice that starts a clock counts (an earlier one was overtaken by a later
+    step). Returns whether the case moved; called by ``outbox.mark_sent`` / ``mark_unsent``.
+    """
+    found = session.execute(
+        select(Notice.case_id, Notice.starts_clock).where(Notice.id == notice_id)
+    ).first()
+    if found is None or found.case_id is None or not found.starts_clock:
+        return False
+    event = "notice-sent" if delivered else "notice-failed"
+    case = lock_case(session, found.case_id)
+    latest = session.scalar(
+        select(func.max(Notice.id)).where(Notice.case_id == case.id, Notice.starts_clock.is_(True))
+    )
+    if (
+        case.clock != "waits"
+        or latest != notice_id
+        or not workflows.accepts(case.workflow, case.state, event)
+    ):
+        return False
+    apply(session, case, event, OUTBOX, now, provider, note)
+    return True
 
 
 # -- operations an operator asks for --------------------------------------------------------
@@ -586,11 +747,13 @@ def _known_reply(
 
 
 def _live(session: Session, case: Case) -> Case:
-    """The case itself, or the case it was merged into (merges can chain)."""
+    """The case itself, or the case it was merged into (merges can chain), locked: a reply
+    may fire the workflow's ``reply`` while an operator decides on the same case."""
+    case = lock_case(session, case.id)
     seen = {case.id}
     while case.merged_into is not None and case.merged_into not in seen:
         seen.add(case.merged_into)
-        case = session.get_one(Case, case.merged_into)
+        case = lock_case(session, case.merged_into)
     return case
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from trustdesk.cases.effects import Effect
 from trustdesk.cases.policy import Policy
+from trustdesk.timeutil import iso_jst
 
 Workflow = Literal["spam", "takedown", "abuse", "traffic"]
 
@@ -43,6 +44,10 @@ class Step:
     effects: tuple[Effect, ...]
     note: str  # one English sentence citing the clause
     rung: int | None = None  # the new abuse rung, when it changes
+    # The reply clock (issue 17), when the step says what it is: "running" (its notice was
+    # handed over) or "failed" (it could not be delivered). None: derived by the service —
+    # "waits" when an effect starts_clock, unchanged by a step that keeps state and deadline.
+    clock: Literal["running", "failed"] | None = None
 
 
 Handler = Callable[[CaseView, datetime, Policy], Step]
@@ -61,6 +66,41 @@ def merged_rows(states: tuple[str, ...]) -> dict[tuple[str, str], Handler]:
     into another closes as ``closed_merged`` (final), so that merging changes a state only
     through ``transition`` like everything else."""
     return {(state, "merged"): _merged_away for state in states}
+
+
+Period = Callable[[CaseView, datetime, Policy], datetime]
+
+
+def clock_rows(
+    states: tuple[str, ...], period: Period, resend: Handler, clause: str
+) -> dict[tuple[str, str], Handler]:
+    """The reply clock's rows (issue 17), the same in every workflow whose step sends a notice
+    and then waits (SendNotice ``starts_clock``): the period runs from the notice's hand-off to
+    the mail server (``notice-sent``, fired by ``outbox.mark_sent``); a notice that could not
+    be delivered (``notice-failed``) leaves the period unstarted and the case before an operator,
+    who may send it again (``resend``: the state's step once more) or decide otherwise."""
+
+    def started(case: CaseView, now: datetime, policy: Policy) -> Step:
+        deadline = period(case, now, policy)
+        note = (
+            f"{clause}: the notice was handed to the mail server at {iso_jst(now)}; the period "
+            f"runs from then and ends at {iso_jst(deadline)}."
+        )
+        return Step(case.state, deadline, (), note, clock="running")
+
+    def failed(case: CaseView, now: datetime, policy: Policy) -> Step:
+        note = (
+            f"{clause}: the notice could not be delivered, so the period has not started; an "
+            f"operator decides (send it again, or another decision)."
+        )
+        return Step(case.state, None, (), note, clock="failed")
+
+    rows: dict[tuple[str, str], Handler] = {}
+    for state in states:
+        rows[(state, "notice-sent")] = started
+        rows[(state, "notice-failed")] = failed
+        rows[(state, "resend")] = resend
+    return rows
 
 
 def stay(case: CaseView, note: str, *effects: Effect) -> Step:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from trustdesk.cases.effects import Effect, Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, clock_rows, merged_rows, stay
 
 INITIAL = "new"
 
@@ -67,8 +67,9 @@ def _climb(case: CaseView, now: datetime, policy: Policy, rung: int, cause: str)
     last gives the member a new period to answer."""
     step = _RUNGS[rung]
     effects: list[Effect] = [] if step.action is None else [step.action]
-    effects.append(SendNotice(step.template, "subscriber"))
-    deadline = None if rung == _TERMINATE else after_days(now, policy.abuse_reply_days)
+    waits = rung != _TERMINATE  # the member's period runs from the notice's hand-off
+    effects.append(SendNotice(step.template, "subscriber", starts_clock=waits))
+    deadline = _reply_period(case, now, policy) if waits else None
     note = f"seed 002 §29(1) item {rung + 1}: {cause}: {step.measure}."
     return Step(step.state, deadline, tuple(effects), note, rung=rung)
 
@@ -83,12 +84,32 @@ def _open(case: CaseView, now: datetime, policy: Policy) -> Step:
     if case.device:
         return Step(
             "notified",
-            after_days(now, policy.abuse_reply_days),
-            (SendNotice("device.warning", "subscriber"),),
+            _reply_period(case, now, policy),
+            (SendNotice("device.warning", "subscriber", starts_clock=True),),
             "seed 002 §22-1: the subscriber was warned about a vulnerable device.",
             rung=0,
         )
     return _climb(case, now, policy, 0, "a complaint was received")
+
+
+def _reply_period(case: CaseView, sent: datetime, policy: Policy) -> datetime:
+    """Seed 002 §29: the member's days to answer, from the notice's hand-off (Civil Code
+    counting, SPEC "Counting periods")."""
+    return after_days(sent, policy.abuse_reply_days)
+
+
+def _resend(case: CaseView, now: datetime, policy: Policy) -> Step:
+    """The notice of the case's rung (or the device warning) once more, without its measure,
+    which was taken already; the member's period runs from its hand-off."""
+    template = "device.warning" if case.device else _RUNGS[case.rung].template
+    return Step(
+        case.state,
+        _reply_period(case, now, policy),
+        (SendNotice(template, "subscriber", starts_clock=True),),
+        f"seed 002 §29: an operator sent the notice ({template}) again; the member's "
+        f"{policy.abuse_reply_days} days run from its hand-off.",
+        rung=case.rung,
+    )
 
 
 def _unanswered(case: CaseView, now: datetime, policy: Policy) -> Step:
@@ -168,4 +189,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     **{(state, "complaint"): _complaint for state in _LADDER_STATES},
     **{(state, "malicious"): _malicious for state in ("notified", "under_review", "deleted")},
     **merged_rows((*_LADDER_STATES, "resolved")),
+    **clock_rows(("notified", "deleted", "suspended"), _reply_period, _resend, "seed 002 §29"),
 }

@@ -1,6 +1,9 @@
 """Spam sent by a subscriber (seed 001, SPEC §3).
 
 new ─open→ awaiting_reply (72 h) ─reply→ under_review ─resolve→ resolved ─close→ closed
+awaiting_reply: the 72 hours run from the demand's hand-off to the mail server (notice-sent);
+  a demand that could not be delivered (notice-failed) stops them before they start, and an
+  operator sends it again (resend) or decides otherwise (issue 17, steps.clock_rows)
 awaiting_reply ─deadline / complaint / malicious→ suspended (3 months billed in advance)
 suspended ─complaint→ suspended (penalty per report) ─reinstate→ reinstated ─close→ closed
 any open state ─terminate→ terminated (the prepaid amount billed as handling cost)
@@ -13,7 +16,7 @@ from datetime import datetime
 from trustdesk.cases.effects import Bill, Effect, Enforce, SendNotice, yen
 from trustdesk.cases.periods import after_hours
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, clock_rows, merged_rows, stay
 
 INITIAL = "new"
 _OPEN_STATES = ("awaiting_reply", "under_review", "suspended", "reinstated")
@@ -24,15 +27,29 @@ def _notice(template: str) -> SendNotice:
 
 
 def _open(case: CaseView, now: datetime, policy: Policy) -> Step:
-    """Seed 001 step 1: tell the subscriber at once and demand a report within 72 hours."""
+    """Seed 001 step 1: tell the subscriber at once and demand a report within 72 hours of
+    the mail that asks for it (SPEC "Counting periods": 72 hours from the notice), so the
+    deadline counts from the demand's hand-off (``notice-sent``); kept in the outbox without
+    SMTP, the demand counts as sent when written, and the deadline is the one set here."""
     hours = policy.spam_reply_hours
     return Step(
         "awaiting_reply",
-        after_hours(now, hours),
-        (_notice("spam.report_demanded"),),
+        _reply_period(case, now, policy),
+        (SendNotice("spam.report_demanded", "subscriber", starts_clock=True),),
         f"seed 001 step 1: the subscriber was asked to report the cause and countermeasures "
-        f"within {hours} hours.",
+        f"within {hours} hours of the demand.",
     )
+
+
+def _reply_period(case: CaseView, sent: datetime, policy: Policy) -> datetime:
+    """Seed 001 step 1: 72 hours from the mail that demands the report."""
+    return after_hours(sent, policy.spam_reply_hours)
+
+
+def _resend(case: CaseView, now: datetime, policy: Policy) -> Step:
+    step = _open(case, now, policy)
+    note = "seed 001 step 1: an operator sent the demand again; the 72 hours run from its hand-off."
+    return Step(step.state, step.deadline_at, step.effects, note)
 
 
 def _reply(case: CaseView, now: datetime, policy: Policy) -> Step:
@@ -243,4 +260,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     ("closed", "reopen"): _review,
     **{(state, "terminate"): _terminate for state in _OPEN_STATES},
     **merged_rows((*_OPEN_STATES, "resolved")),
+    **clock_rows(("awaiting_reply",), _reply_period, _resend, "seed 001 step 1"),
 }

@@ -21,7 +21,7 @@ from datetime import datetime
 from trustdesk.cases.effects import Enforce, SendNotice
 from trustdesk.cases.periods import after_days
 from trustdesk.cases.policy import Policy
-from trustdesk.cases.steps import CaseView, Handler, Step, merged_rows, stay
+from trustdesk.cases.steps import CaseView, Handler, Step, clock_rows, merged_rows, stay
 
 INITIAL = "received"
 _CLOSED = ("closed", "closed_not_ours", "closed_removed", "closed_no_action")
@@ -67,11 +67,24 @@ def _inquire(case: CaseView, now: datetime, policy: Policy) -> Step:
         days, what = policy.takedown_inquiry_days, "days"
     return Step(
         "awaiting_sender",
-        after_days(now, days),
-        (SendNotice("takedown.inquiry", "subscriber"),),
+        _inquiry_period(case, now, policy),
+        (SendNotice("takedown.inquiry", "subscriber", starts_clock=True),),
         f"seed 000 (3): the sender was asked whether they agree to the takedown and may object "
         f"within {days} {what}.",
     )
+
+
+def _inquiry_period(case: CaseView, sent: datetime, policy: Policy) -> datetime:
+    """Seed 000 (3): the sender's days to object, from the inquiry's hand-off."""
+    if case.election:
+        return after_days(sent, policy.takedown_election_inquiry_days)
+    return after_days(sent, policy.takedown_inquiry_days)
+
+
+def _resend_inquiry(case: CaseView, now: datetime, policy: Policy) -> Step:
+    step = _inquire(case, now, policy)
+    note = "seed 000 (3): an operator sent the inquiry again; the period runs from its hand-off."
+    return Step(step.state, step.deadline_at, step.effects, note)
 
 
 def _taken_down(cause: str, state: str = "taken_down") -> Step:
@@ -204,4 +217,5 @@ TABLE: dict[tuple[str, str], Handler] = {
     **{(state, "reopen"): _check for state in _CLOSED},
     **{(state, "complaint"): _complaint for state in _ACTIVE if state != "awaiting_documents"},
     **merged_rows(_ACTIVE),
+    **clock_rows(("awaiting_sender",), _inquiry_period, _resend_inquiry, "seed 000 (3)"),
 }

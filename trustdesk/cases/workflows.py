@@ -36,6 +36,7 @@ OPERATOR_EVENTS: frozenset[str] = frozenset(
         "warn-silent-sender",
         "suspend-sender",
         "reply",
+        "resend",  # a notice that could not be delivered, sent again (steps.clock_rows)
     }
 )
 

@@ -130,18 +130,29 @@ def cases_show(
     out.print(f"  next: {', '.join(line['allowed_events']) or '-'}", highlight=False)
 
 
-CASE_ERRORS = (cases.CaseNotFound, cases.CaseOperationRefused, workflows.InvalidTransition)
+CASE_ERRORS = (
+    cases.CaseNotFound,
+    cases.CaseOperationRefused,
+    cases.CaseChanged,
+    workflows.InvalidTransition,
+)
 
 
 def _case_operation(
-    runtime: Runtime, case_id: str, operation: Callable[[Session, Case], Any], as_json: bool
+    runtime: Runtime,
+    case_id: str,
+    operation: Callable[[Session, Case], Any],
+    as_json: bool,
+    *,
+    lock: Callable[[Session], Case] | None = None,
 ) -> None:
-    """Run ``operation`` on the case in one transaction, deliver what it queued, print the case.
+    """Run ``operation`` on the case, locked (``cases.case_for_change``: the loser of a race
+    is told the case changed), in one transaction; deliver what it queued, print the case.
 
     Domain errors exit with status 1 and their message."""
     try:
         with db.unit_of_work(runtime.factory) as session:
-            case = cases.get_case(session, case_id)
+            case = lock(session) if lock else cases.case_for_change(session, case_id)
             shown = operation(session, case)
             session.flush()
             shown = shown if isinstance(shown, Case) else case
@@ -200,12 +211,17 @@ def cases_merge(
     """Merge case OTHER into case INTO: complaints and replies move, OTHER closes."""
     runtime = runtime_of(ctx)
 
-    def merge(session: Session, survivor: Case) -> Case:
-        absorbed = cases.get_case(session, other)
-        now, provider = runtime.now(), runtime.settings.provider
-        return cases.merge(session, survivor, absorbed, cli_actor(), now, provider, note)
+    def lock_both(session: Session) -> Case:
+        survivor, absorbed = cases.cases_for_change(session, [into, other])  # in id order
+        locked.append(absorbed)
+        return survivor
 
-    _case_operation(runtime, into, merge, as_json)
+    def merge(session: Session, survivor: Case) -> Case:
+        now, provider = runtime.now(), runtime.settings.provider
+        return cases.merge(session, survivor, locked[0], cli_actor(), now, provider, note)
+
+    locked: list[Case] = []
+    _case_operation(runtime, into, merge, as_json, lock=lock_both)
 
 
 @cases_app.command("split")

@@ -228,7 +228,17 @@ def show_case(
     "/cases/{case_id}/decisions",
     tags=["cases"],
     response_model=CaseDetail,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses={
+        404: {"model": Problem},
+        409: {
+            "model": Problem,
+            "description": "Nothing was done. error invalid_transition: the case's state does "
+            "not accept the decision (the detail lists the allowed ones); error case_changed: "
+            "the case changed since expected_version, or while the decision waited for the "
+            "case's lock (another decision, the worker's deadline): read the case again and "
+            "decide on what it is now",
+        },
+    },
 )
 def decide(
     case_id: str,
@@ -237,10 +247,12 @@ def decide(
     runtime: RuntimeDep,
     caller: Decider,
 ) -> dict[str, object]:
-    """An operator's decision; 409 with the allowed ones when the state does not accept it."""
+    """An operator's decision on the case, locked while it is made: 409 when the state does
+    not accept it, or when the case changed since ``expected_version`` (or while the decision
+    waited for the lock): one decision has one effect."""
     now = runtime.now()
     with unit_of_work(runtime.factory) as session:
-        case = cases.get_case(session, case_id)
+        case = cases.case_for_change(session, case_id, decision.expected_version)
         cases.apply(
             session,
             case,
@@ -250,6 +262,7 @@ def decide(
             runtime.settings.provider,
             decision.note,
         )
+        session.flush()  # the version the answer shows is the one the change wrote
         answer = views.case_detail(session, case, _reader(caller), now)
     background.add_task(runner.deliver, runtime.factory, runtime.settings, now)
     return answer

@@ -7,6 +7,7 @@ checks the operator's role on the server; every form carries the session's CSRF 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,6 +19,7 @@ from trustdesk.access.roles import Permission
 from trustdesk.access.service import SessionUser
 from trustdesk.cases import service as cases
 from trustdesk.cases import stats, workflows
+from trustdesk.cases.exceptions import CaseChanged
 from trustdesk.cases.queue import QueueFilter, queue
 from trustdesk.db import unit_of_work
 from trustdesk.web import charts, i18n
@@ -201,25 +203,35 @@ def bulk(
     done = skipped = 0
     now = runtime.now()
     for case_id in case_ids[:500]:
-        with unit_of_work(runtime.factory) as session:
-            case = cases.get_case(session, case_id)
-            if action == "assign-me":
-                cases.assign(session, case, user.username, user.principal.actor, now)
-                done += 1
-            elif action in workflows.allowed_events(cases.view_of(session, case)):
-                cases.apply(
-                    session,
-                    case,
-                    action,
-                    user.principal.actor,
-                    now,
-                    runtime.settings.provider,
-                    "bulk action",
-                )
-                done += 1
-            else:
-                skipped += 1
+        try:
+            done_here = _bulk_one(runtime, user, case_id, action, now)
+        except CaseChanged:  # changed while this waited for its lock: left to a fresh look
+            done_here = False
+        done, skipped = done + done_here, skipped + (not done_here)
     return redirect("/queue", t("queue.bulk_done", done=done, skipped=skipped))
+
+
+def _bulk_one(
+    runtime: WebRuntime, user: SessionUser, case_id: int, action: str, now: datetime
+) -> bool:
+    """One case of a bulk action, locked (``cases.case_for_change``); False when skipped."""
+    with unit_of_work(runtime.factory) as session:
+        case = cases.case_for_change(session, case_id)
+        if action == "assign-me":
+            cases.assign(session, case, user.username, user.principal.actor, now)
+            return True
+        if action not in workflows.allowed_events(cases.view_of(session, case)):
+            return False
+        cases.apply(
+            session,
+            case,
+            action,
+            user.principal.actor,
+            now,
+            runtime.settings.provider,
+            "bulk action",
+        )
+        return True
 
 
 # -- dashboard ----------------------------------------------------------------------------------

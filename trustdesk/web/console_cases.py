@@ -19,6 +19,7 @@ from trustdesk.access.roles import Permission
 from trustdesk.access.service import SessionUser
 from trustdesk.cases import runner, views, workflows
 from trustdesk.cases import service as cases
+from trustdesk.cases.exceptions import CaseChanged
 from trustdesk.cases.models import Case, CaseComplaint
 from trustdesk.db import unit_of_work
 from trustdesk.intake.models import Complaint
@@ -33,7 +34,7 @@ from trustdesk.web.pages import redirect, render
 
 router = APIRouter(include_in_schema=False)
 # Events the workflow fires by itself, never offered as an operator's button.
-_AUTOMATIC = frozenset({"open", "deadline", "complaint"})
+_AUTOMATIC = frozenset({"open", "deadline", "complaint", "notice-sent", "notice-failed"})
 
 
 def _reader(user: SessionUser, reason: str | None = None) -> views.Reader:
@@ -117,6 +118,11 @@ def _case_complaints(session: Session, case: Case) -> list[Complaint]:
     )
 
 
+# The version of the case the operator's page showed: a decision on a case that changed since
+# (another operator, the worker's deadline, a reply) is refused with "reload" (issue 17).
+SeenVersion = Annotated[int | None, Form(ge=1, le=cases.MAX_ID)]
+
+
 @router.post("/cases/{case_id}/decide")
 def decide(
     case_id: str,
@@ -125,6 +131,7 @@ def decide(
     user: ConsoleUser,
     action: Annotated[str, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
+    version: SeenVersion = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, user, csrf_token)
@@ -132,9 +139,10 @@ def decide(
     t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
     if action not in workflows.OPERATOR_EVENTS:
         raise ApiError(422, "unknown_action", t("case.not_allowed"))
-    with unit_of_work(runtime.factory) as session:
-        case = cases.get_case(session, case_id)
-        try:
+    try:
+        with unit_of_work(runtime.factory) as session:
+            case = cases.case_for_change(session, case_id, version)
+            target = f"/cases/{case.id}"
             cases.apply(
                 session,
                 case,
@@ -144,9 +152,10 @@ def decide(
                 runtime.settings.provider,
                 note.strip() or None,
             )
-        except workflows.InvalidTransition:
-            return redirect(f"/cases/{case.id}", t("case.not_allowed"))
-        target = f"/cases/{case.id}"
+    except CaseChanged:
+        return redirect(f"/cases/{cases.case_number(case_id)}", t("case.changed"))
+    except workflows.InvalidTransition:
+        return redirect(target, t("case.not_allowed"))
     runner.deliver(runtime.factory, runtime.settings, runtime.now())
     return redirect(target, t("case.decided"))
 
@@ -158,15 +167,21 @@ def assign(
     runtime: RuntimeDep,
     user: ConsoleUser,
     assignee: Annotated[str, Form(max_length=100)] = "",
+    version: SeenVersion = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, user, csrf_token)
     require(user, Permission.CASES_ASSIGN)
-    with unit_of_work(runtime.factory) as session:
-        case = cases.get_case(session, case_id)
-        cases.assign(session, case, assignee.strip() or None, user.principal.actor, runtime.now())
-        target = f"/cases/{case.id}"
     t = i18n.Translator(i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE)))
+    try:
+        with unit_of_work(runtime.factory) as session:
+            case = cases.case_for_change(session, case_id, version)
+            cases.assign(
+                session, case, assignee.strip() or None, user.principal.actor, runtime.now()
+            )
+            target = f"/cases/{case.id}"
+    except CaseChanged:
+        return redirect(f"/cases/{cases.case_number(case_id)}", t("case.changed"))
     return redirect(target, t("case.decided"))
 
 

@@ -21,6 +21,7 @@ from starlette.routing import Match
 from trustdesk.access.service import SessionUser, UnknownUser
 from trustdesk.cases.exceptions import (
     ActionNotFound,
+    CaseChanged,
     CaseNotFound,
     CaseOperationRefused,
     ComplainantSealed,
@@ -57,6 +58,7 @@ _DOMAIN: tuple[tuple[type[Exception], int, str], ...] = (
     (ComplainantSealed, 403, "forbidden"),
     (ReasonRequired, 422, "reason_required"),
     (InvalidTransition, 409, "invalid_transition"),
+    (CaseChanged, 409, "case_changed"),
     (OrderInvalid, 422, "invalid_order"),
     (BodyNotJSON, 422, "invalid_json"),
     (OrderRefused, 422, "refused"),  # the exception's own code: order_fulfilled, card_number...

@@ -89,6 +89,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
         "この状態ではその操作はできません。",
         "That is not allowed in this state.",
     ),
+    "case.changed": (
+        "この案件は表示の後に変更されました（他の担当者の操作または期限の処理）。"
+        "操作は行っていません。最新の内容を確認して、もう一度操作してください。",
+        "The case changed after you opened it (another operator, or its deadline); nothing was "
+        "done. Check it as it is now and decide again.",
+    ),
     # subscriber
     "subscriber.title": ("契約者", "Subscriber"),
     "subscriber.status": ("利用状態", "Status"),
@@ -349,6 +355,20 @@ EVENTS: Mapping[str, tuple[str, str]] = {
     "split": ("案件を分割", "case split"),
     "assign": ("担当者の変更", "assigned"),
     "reply-recorded": ("回答を記録", "reply recorded"),
+    "notice-sent": ("通知を送信（回答期間の開始）", "notice handed over (the period starts)"),
+    "notice-failed": ("通知の不達（回答期間は未開始）", "notice undelivered (no period started)"),
+    "resend": ("通知を再送", "Send the notice again"),
+}
+# The reply clock of a case (Case.clock, issue 17): shown beside its state and deadline.
+CLOCKS: Mapping[str, tuple[str, str]] = {
+    "waits": (
+        "通知の送信待ち（期限は送信時から計算）",
+        "waiting for its notice's hand-off (the period runs from then)",
+    ),
+    "failed": (
+        "通知不達・要対応（回答期間は未開始）",
+        "notice undelivered: an operator decides (no period started)",
+    ),
 }
 WORKFLOWS: Mapping[str, tuple[str, str]] = {
     "spam": ("迷惑メール", "spam"),

@@ -110,6 +110,14 @@ class CaseSummary(_Open):
     opened_at: str | None
     deadline_at: str | None
     policy_version: str
+    version: int = Field(description="Counts the case's changes; send it as expected_version")
+    clock: Literal["waits", "failed"] | None = Field(
+        None,
+        description="The reply clock: waits — the deadline runs from the hand-off of the notice "
+        "not yet handed to the mail server (deadline_at is what it would be if handed over at "
+        "once); failed — that notice could not be delivered, the period has not started and an "
+        "operator decides (resend, or another decision); null — the deadline, if any, runs",
+    )
 
 
 class CaseDetail(CaseSummary):
@@ -146,6 +154,14 @@ class Decision(BaseModel):
         json_schema_extra={"enum": list[JsonValue](sorted(OPERATOR_EVENTS))},
     )
     note: str | None = Field(None, max_length=2000, description="Why, kept in the timeline")
+    expected_version: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The case's version the decision was made on (version in GET "
+        "/cases/{case_id}): if the case changed since, nothing is done and the answer is 409 "
+        "case_changed",
+    )
 
     @field_validator("action")
     @classmethod

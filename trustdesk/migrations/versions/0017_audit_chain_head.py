@@ -1,7 +1,7 @@
 """the audit chain's head: one row that every append locks and moves
 
 Revision ID: 0017_storage
-Revises: 0015 (to be re-chained after 0016_caselock at merge)
+Revises: 0016_caselock
 Create Date: 2026-12-07 14:00:00.000000
 
 Appends to the audit trail read the last entry's hash under a lock on that entry; a waiter
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_storage"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016_caselock"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
