@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from trustdesk.cases import replies, workflows
@@ -358,17 +358,15 @@ def cases_for_change(
 
 def _version_now(session: Session, case_id: int | str) -> int | None:
     """The case's committed version before waiting for its lock (None: no such case, which
-    ``lock_case`` reports). On SQLite it is read on a connection of its own, so that the
-    transaction's first statement is the write that waits for the lock."""
+    ``lock_case`` reports). On PostgreSQL a change committed while the lock is awaited shows as
+    a newer version. SQLite's writing transactions wait for the write lock at their start
+    (``db._sqlite_begin``), so nothing can change the case between this read and the lock:
+    there a decision that waited sees the state the other left, and its workflow refuses what
+    that state no longer allows."""
     number = case_number(case_id)
     if not number:
         return None
-    query = select(Case.version).where(Case.id == number)
-    bind = session.get_bind()
-    if bind.dialect.name == "sqlite" and isinstance(bind, Engine):
-        with bind.connect() as connection:
-            return connection.scalar(query)
-    return session.scalar(query)
+    return session.scalar(select(Case.version).where(Case.id == number))
 
 
 def complaint_ids(session: Session, case: Case) -> list[int]:
