@@ -1,9 +1,10 @@
-"""Web fixtures: operators of each role logged in through the real login form, API keys."""
+"""Web fixtures: operators of each role logged in through the real login form, API keys, an
+application that waits for a lock only briefly."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Clock
 from trustdesk.access import service as access
+from trustdesk.settings import Settings
+from trustdesk.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
 
@@ -58,3 +61,13 @@ def api_key(factory: sessionmaker[Session], clock: Clock) -> ApiKeyFor:
         return {"Authorization": f"Bearer {plaintext}"}
 
     return make
+
+
+@pytest.fixture
+def impatient(settings: Settings, clock: Clock) -> Iterator[TestClient]:
+    """The application on the test database, waiting for a lock a fifth of a second."""
+    url = settings.database_url
+    wait = "timeout=0.2" if url.startswith("sqlite") else "options=-c%20lock_timeout%3D200"
+    patient = settings.model_copy(update={"database_url": f"{url}?{wait}"})
+    with TestClient(create_app(patient, clock=clock)) as client:
+        yield client

@@ -9,7 +9,6 @@ complaints table) and the server waits for it only briefly (the URL's ``timeout`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,20 +22,9 @@ from trustdesk import db
 from trustdesk.intake.models import Complaint, Document
 from trustdesk.intake.service import retry_pending
 from trustdesk.settings import Settings
-from trustdesk.web.app import create_app
 
 pytestmark = pytest.mark.usefixtures("examplenet")
 REPORT = COMPLAINTS / "takedown_request.json"
-
-
-@pytest.fixture
-def impatient(settings: Settings, clock: Clock) -> Iterator[TestClient]:
-    """The application on the test database, waiting for a lock a fifth of a second."""
-    url = settings.database_url
-    wait = "timeout=0.2" if url.startswith("sqlite") else "options=-c%20lock_timeout%3D200"
-    patient = settings.model_copy(update={"database_url": f"{url}?{wait}"})
-    with TestClient(create_app(patient, clock=clock)) as client:
-        yield client
 
 
 class BusyAfterStoring:

@@ -9,11 +9,9 @@ only a fifth of a second."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,17 +25,6 @@ from trustdesk.db import unit_of_work
 from trustdesk.intake.models import Complaint, Document, complaint_reference
 from trustdesk.settings import Settings
 from trustdesk.web import public_i18n
-from trustdesk.web.app import create_app
-
-
-@pytest.fixture
-def impatient(settings: Settings, clock: Clock) -> Iterator[TestClient]:
-    """The application on the test database, waiting for a lock a fifth of a second."""
-    url = settings.database_url
-    wait = "timeout=0.2" if url.startswith("sqlite") else "options=-c%20lock_timeout%3D200"
-    patient = settings.model_copy(update={"database_url": f"{url}?{wait}"})
-    with TestClient(create_app(patient, clock=clock)) as client:
-        yield client
 
 
 def test_a_kept_form_the_busy_database_cannot_record_is_received_and_gets_its_receipt_later(
