@@ -15,8 +15,10 @@ import pytest
 from tests.conftest import COMPLAINTS
 from tests.fuzz import seeds
 from tests.fuzz.targets import NOW, RELAYS, run
-from trustdesk.attribution.records import RowError
+from trustdesk.attribution.cgnat import parse_junos
+from trustdesk.attribution.records import PortBlockEvent, RowError
 from trustdesk.cases.replies import read_reply
+from trustdesk.cases.service import case_number
 from trustdesk.fraud.exceptions import OrderInvalid
 from trustdesk.fraud.order import parse_order
 from trustdesk.intake.parse import parse_document
@@ -148,3 +150,37 @@ def test_times_at_the_calendars_ends_are_not_read() -> None:
         with pytest.raises(OutOfCalendarError, match="0002 to 9999"):
             parse_instant(stamp)
     assert parse_mail_date("Fri, 31 Dec 9999 23:59:59 -0100") is None
+
+
+MANY_DIGITS = "2" * 4301  # past CPython's limit for converting digits to an int
+
+
+def test_a_nat_port_of_thousands_of_digits_is_a_row_error() -> None:
+    """ValueError (int of over 4,300 digits) from the CGNAT parser ended the whole import
+    (hypothesis, CI of 2026-12-07)."""
+    lines = [
+        "2026-10-20T08:00:00+09:00 cgn1 {cgnat-pool}[FWNAT]: JSERVICES_NAT_PORT_BLOCK_ALLOC: "
+        f"100.64.2.10 -> 203.0.113.140:{MANY_DIGITS}-20735 0x5f2a0001\n",
+        "2026-10-20T08:00:05+09:00 cgn1 {cgnat-pool}[FWNAT]: JSERVICES_NAT_PORT_BLOCK_ALLOC: "
+        "100.64.2.11 -> 203.0.113.140:20736-21247 0x5f2a0002\n",
+    ]
+    error, event = parse_junos(lines, "nat.log")
+    assert isinstance(error, RowError) and error.line == 1 and "65535" in error.reason
+    assert len(error.reason) < 200 and isinstance(event, PortBlockEvent)
+
+
+def test_an_access_log_size_of_thousands_of_digits_is_a_rejected_line() -> None:
+    """The same ValueError, from an access log's byte count."""
+    lines = [
+        f'h.example 1.2.3.4 - - [20/Oct/2026:10:00:00 +0900] "GET / HTTP/1.1" 200 {MANY_DIGITS}\n',
+        'h.example 1.2.3.4 - - [20/Oct/2026:10:00:00 +0900] "GET / HTTP/1.1" 200 7 "-" "x"\n',
+    ]
+    transfer = read_access_log(lines, "access.log")
+    assert [e.line for e in transfer.errors] == [1]
+    assert [day.bytes_sent for day in transfer.days.values()] == [7]
+
+
+def test_a_case_reference_of_thousands_of_digits_names_no_case() -> None:
+    """The same ValueError, from a case reference typed or sent by hand."""
+    assert case_number(f"TD-{MANY_DIGITS}") == 0
+    assert case_number("TD-000012") == 12

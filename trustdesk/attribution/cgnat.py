@@ -121,9 +121,16 @@ def _kind(name: str) -> PortBlockEventKind:
 
 
 def _ports(low_text: str, high_text: str) -> tuple[int, int]:
-    low, high = int(low_text), int(high_text)
+    """A port block's range; digits beyond a port's five are refused before ``int`` reads them
+    (thousands of digits are Python's ValueError, not a number)."""
+    if max(len(low_text), len(high_text)) > len(str(_MAX_PORT)):
+        low = high = _MAX_PORT + 1
+    else:
+        low, high = int(low_text), int(high_text)
     if not 0 <= low <= high <= _MAX_PORT:
-        raise _BadLine(f"port range {low_text}-{high_text} is not within 0 <= low <= high <= 65535")
+        raise _BadLine(
+            f"port range {low_text[:10]}-{high_text[:10]} is not within 0 <= low <= high <= 65535"
+        )
     return low, high
 
 

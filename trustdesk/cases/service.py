@@ -293,7 +293,7 @@ def get_case(session: Session, case_id: int | str) -> Case:
 def case_number(case_id: int | str) -> int:
     """The case number in ``case_id`` (``12``, ``TD-000012``); 0 when it names no case."""
     text = str(case_id).upper().removeprefix("TD-")
-    number = int(text) if text.isascii() and text.isdigit() else 0
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else 0
     return number if 0 < number <= MAX_ID else 0
 
 

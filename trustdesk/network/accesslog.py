@@ -25,7 +25,7 @@ MAX_ERRORS = 1000  # kept for the report; more are counted only
 
 _LINE = re.compile(
     r"(?:(?P<vhost>\S+) )?\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "
-    r'"(?:[^"\\]|\\.)*" (?:\d{3}|-) (?P<bytes>\d+|-)(?: |$)'
+    r'"(?:[^"\\]|\\.)*" (?:\d{3}|-) (?P<bytes>\d{1,18}|-)(?: |$)'
 )
 _MONTHS = {
     name: number
