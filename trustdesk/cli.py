@@ -14,7 +14,6 @@ import typer
 
 from trustdesk.commands import cases, fraud, intake, network, server
 from trustdesk.commands.common import Runtime, fail
-from trustdesk.settings import ConfigError, load_settings
 from trustdesk.timeutil import parse_instant
 
 app = typer.Typer(
@@ -45,11 +44,10 @@ def main_options(
     ] = None,
 ) -> None:
     try:
-        settings = load_settings(config)
         fixed = parse_instant(now) if now else None
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:
         raise fail(str(exc)) from exc
-    runtime = Runtime(settings, fixed)
+    runtime = Runtime(config, fixed)
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 

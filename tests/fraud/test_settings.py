@@ -97,3 +97,23 @@ def test_the_readme_demo_command_still_starts(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_commands_help_needs_no_configuration(tmp_path: Path) -> None:
+    """``--help`` is read before the configuration: a production start without its hash key
+    still shows every command's help, and the command itself is refused with the reason."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTDESK_")}
+    command = [sys.executable, "-c", "from trustdesk.cli import main; main()"]
+    helped = subprocess.run(
+        [*command, "cases", "show", "--help"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "--reason" in helped.stdout
+    refused = subprocess.run(
+        [*command, "cases", "list"], capture_output=True, text=True, env=environment, cwd=tmp_path
+    )
+    assert refused.returncode == 2 and "TRUSTDESK_FRAUD__HASH_KEY" in refused.stderr

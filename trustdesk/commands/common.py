@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trustdesk import db
 from trustdesk.cases.policy import Policy, load_policy
-from trustdesk.settings import Settings
+from trustdesk.settings import ConfigError, Settings, load_settings
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -30,9 +30,23 @@ LARGE_FILE = 1 << 20
 
 @dataclass
 class Runtime:
-    settings: Settings
+    """What a command runs with. The configuration is read when a command first needs it, not
+    when the command line is parsed, so that ``--help`` of any command shows its help even
+    where the configuration would be refused (a production start without its hash key)."""
+
+    config: Path | None
     now_override: datetime | None
+    _settings: Settings | None = None
     _engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config)
+            except ConfigError as exc:
+                raise fail(str(exc)) from exc
+        return self._settings
 
     @property
     def engine(self) -> Engine:
