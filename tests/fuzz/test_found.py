@@ -17,6 +17,7 @@ from tests.fuzz import seeds
 from tests.fuzz.targets import NOW, RELAYS, run
 from trustdesk.attribution.cgnat import parse_junos
 from trustdesk.attribution.records import PortBlockEvent, RowError
+from trustdesk.attribution.registry_csv import parse_subscribers
 from trustdesk.cases.replies import read_reply
 from trustdesk.cases.service import case_number
 from trustdesk.fraud.exceptions import OrderInvalid
@@ -184,3 +185,16 @@ def test_a_case_reference_of_thousands_of_digits_names_no_case() -> None:
     """The same ValueError, from a case reference typed or sent by hand."""
     assert case_number(f"TD-{MANY_DIGITS}") == 0
     assert case_number("TD-000012") == 12
+
+
+def test_a_subscriber_id_longer_than_its_column_is_a_row_error() -> None:
+    """PostgreSQL's DataError (value too long for varchar(64)) failed the whole registry
+    import; SQLite kept it (hypothesis, CI of 2026-12-07)."""
+    text = (
+        "subscriber_id,name,email\n"
+        f"{'C' * 61}2001,加藤 次郎,taro@kato-home.example\n"
+        "C2002,加藤 花子,hanako@kato-home.example\n"
+    )
+    error, row = parse_subscribers(text, "subscribers.csv")
+    assert isinstance(error, RowError) and "at most 64" in error.reason
+    assert not isinstance(row, RowError) and row.subscriber_id == "C2002"

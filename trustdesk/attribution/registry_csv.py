@@ -177,10 +177,39 @@ def _parse(
             yield item
             continue
         line, fields = item
+        too_long = _too_long(fields)
+        if too_long:
+            yield RowError(source, line, too_long)
+            continue
         try:
             yield line, build(fields)
         except _InvalidField as exc:
             yield RowError(source, line, str(exc))
+
+
+# The registry's columns hold at most this many characters (attribution.models): a longer value
+# is the row's error here, not the database's when the import is stored (PostgreSQL refuses it,
+# SQLite would keep it whole).
+_FIELD_LIMITS = {
+    "subscriber_id": 64,
+    "name": 200,
+    "name_kana": 200,
+    "email": 320,
+    "phone": 40,
+    "postal_address": 400,
+    "plan": 80,
+    "radius_user": 253,
+    "domain": 253,
+}
+
+
+def _too_long(fields: Fields) -> str:
+    """The reason a row's field is longer than its column ("" when none is)."""
+    for name, value in fields.items():
+        limit = _FIELD_LIMITS.get(name)
+        if value is not None and limit is not None and len(value) > limit:
+            return f"{name} is {len(value)} characters long; at most {limit}"
+    return ""
 
 
 def _records(
