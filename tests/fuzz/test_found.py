@@ -24,6 +24,7 @@ from trustdesk.fraud.exceptions import OrderInvalid
 from trustdesk.fraud.order import parse_order
 from trustdesk.intake.parse import parse_document
 from trustdesk.intake.report import UnparseableDocument
+from trustdesk.intake.shadowserver import parse_rows
 from trustdesk.network.accesslog import read_access_log
 from trustdesk.network.feeds import CsamListing, FeedEntry, parse_cc_feed, parse_csam_list
 from trustdesk.timeutil import OutOfCalendarError, parse_instant, parse_mail_date
@@ -198,3 +199,10 @@ def test_a_subscriber_id_longer_than_its_column_is_a_row_error() -> None:
     error, row = parse_subscribers(text, "subscribers.csv")
     assert isinstance(error, RowError) and "at most 64" in error.reason
     assert not isinstance(row, RowError) and row.subscriber_id == "C2002"
+
+
+def test_a_shadowserver_header_over_the_csv_field_limit_skips_the_file() -> None:
+    """_csv.Error (field larger than field limit) escaped the Shadowserver reader from its
+    header (hypothesis, CI of 2026-12-07)."""
+    reports, skipped = parse_rows('"' + "x" * 140_000 + "\nip\n198.51.100.1\n", None)
+    assert reports == [] and "header cannot be read" in skipped[0]

@@ -95,7 +95,11 @@ def parse_rows(
     """Reports for the good rows, and why each other row was skipped (with its line number)."""
     lines = _Lines(text)
     reader = csv.reader(lines)
-    names = [name.strip().lstrip("\ufeff").strip().lower() for name in next(reader, [])]
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:  # a header field over the csv module's limit (131,072 characters)
+        return [], [f"the CSV header cannot be read: {exc}"]
+    names = [name.strip().lstrip("\ufeff").strip().lower() for name in header]
     header_text = lines.take()
     if "ip" not in names and "src_ip" not in names:
         return [], ["the CSV has no ip column"]
